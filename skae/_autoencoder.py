@@ -1,0 +1,184 @@
+"""The dense autoencoder."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._base import BaseAutoEncoder
+from ._docstrings import fill_doc
+from .modules.dense import ACTIVATIONS, DenseAutoEncoderModule
+
+__all__ = ["AutoEncoder", "check_hidden_layer_sizes", "resolve_output_activation"]
+
+
+def check_hidden_layer_sizes(hidden_layer_sizes) -> tuple[int, ...]:
+    """Validate ``hidden_layer_sizes`` (an int or a sequence of positive ints)."""
+    sizes = (
+        (hidden_layer_sizes,)
+        if isinstance(hidden_layer_sizes, Integral)
+        else tuple(hidden_layer_sizes)
+    )
+    if not all(isinstance(h, Integral) and not isinstance(h, bool) and h > 0 for h in sizes):
+        raise ValueError(
+            f"hidden_layer_sizes must be a sequence of positive integers, got "
+            f"{hidden_layer_sizes!r}; use e.g. (128, 64), or () for no hidden layer."
+        )
+    return tuple(int(h) for h in sizes)
+
+
+def resolve_output_activation(output_activation: str, target: np.ndarray, loss: str) -> str:
+    """Resolve ``"auto"``: sigmoid when the targets lie in [0, 1], else linear."""
+    if output_activation == "auto":
+        in_unit = target.size > 0 and target.min() >= 0 and target.max() <= 1
+        return "sigmoid" if in_unit or loss == "bce" else "linear"
+    if loss == "bce" and output_activation != "sigmoid":
+        raise ValueError(
+            f"loss='bce' needs output_activation='sigmoid' (or 'auto'), got "
+            f"{output_activation!r}."
+        )
+    return output_activation
+
+
+_ACTIVATION_OPTIONS = StrOptions(set(ACTIVATIONS))
+
+
+@fill_doc
+class AutoEncoder(BaseAutoEncoder):
+    """Dense (fully connected) autoencoder as a scikit-learn transformer.
+
+    The encoder is an MLP from the input through ``hidden_layer_sizes`` to a
+    code of ``n_components`` units; the decoder mirrors it. ``transform``
+    encodes, ``inverse_transform`` decodes, ``score_samples`` is the negative
+    per-sample reconstruction error.
+
+    Parameters
+    ----------
+    n_components : int, default=8
+        Size of the code.
+    hidden_layer_sizes : int or tuple of int, default=(128,)
+        Widths of the encoder's hidden layers; the decoder uses them in
+        reverse. ``()`` gives the one-layer model of the classic labs.
+    activation : str, default="relu"
+        Hidden activation: "relu", "leaky_relu", "elu", "selu", "gelu",
+        "tanh", "sigmoid", "softplus" or "linear".
+    code_activation : str, default="linear"
+        Activation of the code layer, e.g. "tanh" for a bounded 2-D code.
+    output_activation : str, default="auto"
+        Activation of the output; "auto" picks "sigmoid" when the training
+        data lie in [0, 1] (images) and "linear" otherwise.
+    dropout : float, default=0.0
+        Dropout after each hidden layer.
+    input_dropout : float, default=0.0
+        Dropout on the input itself (a light denoising regulariser).
+    {training_parameters}
+
+    Attributes
+    ----------
+    output_activation_ : str
+        The output activation used (``output_activation`` with "auto" resolved).
+    {fitted_attributes}
+
+    See Also
+    --------
+    DenoisingAE : Learns to map corrupted inputs to clean ones.
+    sklearn.decomposition.PCA : The linear counterpart.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skae import AutoEncoder
+    >>> X = load_digits().data / 16
+    >>> ae = AutoEncoder(n_components=2, max_epochs=5, random_state=0).fit(X)
+    >>> ae.transform(X[:3]).shape
+    (3, 2)
+    >>> ae.inverse_transform(ae.transform(X[:3])).shape
+    (3, 64)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseAutoEncoder._parameter_constraints,
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [_ACTIVATION_OPTIONS],
+        "code_activation": [_ACTIVATION_OPTIONS],
+        "output_activation": [StrOptions({"auto", *ACTIVATIONS})],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "input_dropout": [Interval(Real, 0, 1, closed="left")],
+    }
+
+    def __init__(
+        self,
+        n_components=8,
+        *,
+        hidden_layer_sizes=(128,),
+        activation="relu",
+        code_activation="linear",
+        output_activation="auto",
+        dropout=0.0,
+        input_dropout=0.0,
+        loss="mse",
+        optimizer="adam",
+        optimizer_kwargs=None,
+        lr=1e-3,
+        weight_decay=0.0,
+        batch_size=64,
+        max_epochs=100,
+        shuffle=True,
+        early_stopping=False,
+        validation_fraction=None,
+        n_iter_no_change=10,
+        tol=1e-4,
+        warm_start=False,
+        callbacks=None,
+        verbose=0,
+        device="cpu",
+        random_state=None,
+    ):
+        super().__init__(
+            n_components,
+            loss=loss,
+            optimizer=optimizer,
+            optimizer_kwargs=optimizer_kwargs,
+            lr=lr,
+            weight_decay=weight_decay,
+            batch_size=batch_size,
+            max_epochs=max_epochs,
+            shuffle=shuffle,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            warm_start=warm_start,
+            callbacks=callbacks,
+            verbose=verbose,
+            device=device,
+            random_state=random_state,
+        )
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.code_activation = code_activation
+        self.output_activation = output_activation
+        self.dropout = dropout
+        self.input_dropout = input_dropout
+
+    def _check_data(self, X, target):
+        super()._check_data(X, target)
+        check_hidden_layer_sizes(self.hidden_layer_sizes)
+        resolve_output_activation(self.output_activation, target, self.loss)
+
+    def _build_module(self, n_features, target):
+        self.output_activation_ = resolve_output_activation(
+            self.output_activation, target, self.loss
+        )
+        return DenseAutoEncoderModule(
+            n_features,
+            self.n_components,
+            hidden_layer_sizes=check_hidden_layer_sizes(self.hidden_layer_sizes),
+            activation=self.activation,
+            code_activation=self.code_activation,
+            output_activation=self.output_activation_,
+            dropout=self.dropout,
+            input_dropout=self.input_dropout,
+        )

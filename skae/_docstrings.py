@@ -1,0 +1,76 @@
+"""Docstring fragments shared by the estimators, substituted rather than copied."""
+
+from __future__ import annotations
+
+_FRAGMENTS = {
+    "training_parameters": """\
+loss : {"mse", "bce", "mae"}, default="mse"
+        Reconstruction loss minimised in training. ``"bce"`` (binary
+        cross-entropy) needs targets in [0, 1] and a sigmoid output.
+    optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, default="adam"
+        Optimizer; a class such as ``torch.optim.NAdam`` is used as is.
+    optimizer_kwargs : dict or None, default=None
+        Extra keyword arguments for the optimizer, e.g. ``{"momentum": 0.9}``.
+    lr : float, default=1e-3
+        Learning rate.
+    weight_decay : float, default=0.0
+        L2 penalty handed to the optimizer.
+    batch_size : int, default=64
+        Samples per training batch (also the chunk size at inference).
+    max_epochs : int, default=100
+        Passes over the training data in ``fit`` (fewer with early stopping).
+    shuffle : bool, default=True
+        Reshuffle the training data every epoch.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, stop once the
+        validation loss has not improved by ``tol`` for ``n_iter_no_change``
+        epochs, and restore the weights of the best epoch.
+    validation_fraction : float or None, default=None
+        Fraction of the training data held out to compute
+        ``validation_loss_curve_``. ``None`` means 0.1 when
+        ``early_stopping=True`` and no validation otherwise.
+    n_iter_no_change : int, default=10
+        Patience of early stopping, in epochs.
+    tol : float, default=1e-4
+        Smallest decrease of the validation loss that counts as improvement.
+    warm_start : bool, default=False
+        When True, ``fit`` continues training the fitted network instead of
+        starting afresh.
+    callbacks : list of skorch callbacks or None, default=None
+        Extra skorch callbacks (instances or ``(name, callback)`` pairs),
+        copied at each fit.
+    verbose : int, default=0
+        0 is silent; 1 shows a progress bar and the per-epoch table.
+    device : str, default="cpu"
+        ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA when
+        available). Resolved at fit time.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling, dropout, corruption and the
+        validation split, without touching global random state. The same
+        integer gives identical results.""",
+    "fitted_attributes": """\
+net_ : skorch.NeuralNet
+        The trained skorch net; ``net_.module_`` is the torch module.
+    n_components_ : int
+        Width of the code returned by ``transform``.
+    loss_curve_ : list of float
+        Mean training loss per epoch.
+    validation_loss_curve_ : list of float
+        Validation loss per epoch (only when validating).
+    n_iter_ : int
+        Number of epochs trained.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during ``fit``, when ``X`` has string column names.""",
+}
+
+
+def fill_doc(obj):
+    """Replace ``{name}`` placeholders of shared fragments in ``obj.__doc__``."""
+    doc = obj.__doc__
+    if doc:
+        for name, text in _FRAGMENTS.items():
+            doc = doc.replace("{" + name + "}", text)
+        obj.__doc__ = doc
+    return obj

@@ -1,0 +1,315 @@
+"""The training loop: a small skorch net specialised for autoencoders.
+
+This layer knows about tensors, batches, losses and callbacks, and nothing
+about scikit-learn parameter validation. Estimators build an
+:class:`AutoEncoderNet` through :func:`make_net` and train it through
+:func:`train`.
+
+Design points
+-------------
+* In-memory data is held as whole tensors (on the training device) and
+  batches are cut by indexing with a shuffled permutation
+  (:class:`BatchIterator`); no per-sample ``__getitem__`` and no collation.
+* Randomness (weight init, shuffling, dropout, corruption) comes from the
+  seed handed in by the estimator, inside :func:`seeded`, which forks the
+  global torch RNG so that the caller's RNG state is left untouched.
+* Training-time corruption (denoising) is a callable applied to the input
+  of a training batch only, never in validation or inference.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import EarlyStopping, ProgressBar
+from torch.utils.data import Dataset
+
+__all__ = [
+    "AutoEncoderNet",
+    "BatchIterator",
+    "HoldOutSplit",
+    "TensorPair",
+    "make_net",
+    "predict_batches",
+    "resolve_device",
+    "seeded",
+    "to_tensor",
+    "train",
+]
+
+OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+    "rmsprop": torch.optim.RMSprop,
+}
+
+
+def resolve_device(device: str) -> torch.device:
+    """Turn ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` into a usable device."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise ValueError(
+            f"device={device!r} is not a torch device; use 'cpu', 'cuda', 'cuda:N' or 'auto'."
+        ) from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but CUDA is not available on this machine; "
+            "use device='auto' to fall back to the CPU, or device='cpu'."
+        )
+    return resolved
+
+
+@contextmanager
+def seeded(seed: int, device: torch.device | str = "cpu"):
+    """Run a block with torch's RNG seeded by ``seed``, restoring it afterwards.
+
+    The global CPU generator (and the CUDA generator of ``device``) is forked,
+    so code inside draws reproducible numbers while the caller's RNG state is
+    exactly as it was before.
+    """
+    device = torch.device(device)
+    cuda_devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda_devices):
+        torch.random.default_generator.manual_seed(int(seed))
+        if cuda_devices:
+            with torch.cuda.device(cuda_devices[0]):
+                torch.cuda.manual_seed(int(seed))
+        yield
+
+
+def to_tensor(X: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Float32 tensor view of ``X`` on ``device``, copying only when needed.
+
+    Read-only inputs (memmaps) are copied, since torch requires writable
+    memory.
+    """
+    X = np.require(X, dtype=np.float32, requirements=["C_CONTIGUOUS", "WRITEABLE"])
+    return torch.from_numpy(X).to(device)
+
+
+class TensorPair(Dataset):
+    """Input and target tensors of equal length, held whole in memory.
+
+    ``target`` may be the very same tensor as ``X`` (plain autoencoding); the
+    iterator then indexes it only once.
+    """
+
+    def __init__(self, X: torch.Tensor, target: torch.Tensor | None = None):
+        self.X = X
+        self.target = X if target is None else target
+        if len(self.target) != len(self.X):
+            raise ValueError("input and target must have the same number of samples")
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    def __getitem__(self, i):
+        return self.X[i], self.target[i]
+
+    def subset(self, index: torch.Tensor) -> TensorPair:
+        X = self.X[index]
+        return TensorPair(X, X if self.target is self.X else self.target[index])
+
+
+class BatchIterator:
+    """Whole-batch iterator over a :class:`TensorPair`.
+
+    Each batch is one indexing operation on the stored tensors, which is what
+    makes a training epoch as fast as a hand-written loop.
+    """
+
+    def __init__(self, dataset: TensorPair, batch_size: int = 128, shuffle: bool = False):
+        self.dataset = dataset
+        self.batch_size = len(dataset) if batch_size == -1 else int(batch_size)
+        self.shuffle = shuffle
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.dataset) / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        X, target = self.dataset.X, self.dataset.target
+        same = target is X
+        n, bs = len(X), self.batch_size
+        if self.shuffle:
+            order = torch.randperm(n, device=X.device)
+            for start in range(0, n, bs):
+                index = order[start : start + bs]
+                xb = X[index]
+                yield xb, (xb if same else target[index])
+        else:
+            for start in range(0, n, bs):
+                yield X[start : start + bs], target[start : start + bs]
+
+
+class HoldOutSplit:
+    """skorch ``train_split``: hold out a seeded random fraction for validation.
+
+    ``validation`` may instead be a ready :class:`TensorPair` (data given by
+    the user), in which case all of the training data is used for training.
+    """
+
+    def __init__(self, fraction: float | None, seed: int, validation: TensorPair | None = None):
+        self.fraction = fraction
+        self.seed = seed
+        self.validation = validation
+
+    def __call__(self, dataset: TensorPair, y=None, **fit_params):
+        if self.validation is not None:
+            return dataset, self.validation
+        n = len(dataset)
+        n_valid = int(round(self.fraction * n))
+        if n_valid < 1 or n_valid >= n:
+            raise ValueError(
+                f"validation_fraction={self.fraction} leaves {n - n_valid} training and "
+                f"{n_valid} validation samples out of {n}; each needs at least one. "
+                "Pass more samples, change validation_fraction, or set early_stopping=False."
+            )
+        order = np.random.RandomState(self.seed).permutation(n)
+        order = torch.from_numpy(order).to(dataset.X.device)
+        return dataset.subset(order[n_valid:]), dataset.subset(order[:n_valid])
+
+
+class AutoEncoderNet(NeuralNet):
+    """skorch net whose target defaults to its input.
+
+    Parameters beyond :class:`skorch.NeuralNet`:
+
+    corrupt : callable or None
+        ``corrupt(X_batch) -> X_batch`` applied to the input of every training
+        batch (fresh corruption each time it is drawn); never applied in
+        validation or inference.
+    """
+
+    def __init__(self, *args, corrupt: Callable | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.corrupt = corrupt
+
+    def get_dataset(self, X, y=None):
+        if isinstance(X, TensorPair):
+            return X
+        return TensorPair(X, y)
+
+    def train_step_single(self, batch, **fit_params):
+        if self.corrupt is not None:
+            Xi, yi = batch
+            batch = (self.corrupt(Xi), yi)
+        return super().train_step_single(batch, **fit_params)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        return self.criterion_(y_pred, y_true)
+
+
+def make_net(
+    module: torch.nn.Module,
+    criterion: torch.nn.Module,
+    *,
+    optimizer="adam",
+    optimizer_kwargs: dict | None = None,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    batch_size: int = 128,
+    shuffle: bool = True,
+    validation: HoldOutSplit | None = None,
+    early_stopping_patience: int | None = None,
+    tol: float = 1e-4,
+    callbacks: list | None = None,
+    verbose: int = 0,
+    device: torch.device | str = "cpu",
+    corrupt: Callable | None = None,
+) -> AutoEncoderNet:
+    """Build (but do not initialise) an :class:`AutoEncoderNet`."""
+    if isinstance(optimizer, str):
+        optimizer = OPTIMIZERS[optimizer]
+    optimizer_params = {"weight_decay": weight_decay, **(optimizer_kwargs or {})}
+    net_callbacks = list(callbacks or [])
+    if early_stopping_patience is not None:
+        net_callbacks.append(
+            (
+                "early_stopping",
+                EarlyStopping(
+                    monitor="valid_loss",
+                    patience=early_stopping_patience,
+                    threshold=tol,
+                    threshold_mode="abs",
+                    load_best=True,
+                    sink=print if verbose else _silent,
+                ),
+            )
+        )
+    if verbose:
+        net_callbacks.append(("progress_bar", ProgressBar(postfix_keys=["train_loss"])))
+    return AutoEncoderNet(
+        module=module,
+        criterion=criterion,
+        optimizer=optimizer,
+        lr=lr,
+        batch_size=batch_size,
+        max_epochs=1,
+        train_split=validation,
+        iterator_train=BatchIterator,
+        iterator_train__shuffle=shuffle,
+        iterator_valid=BatchIterator,
+        callbacks=net_callbacks,
+        verbose=verbose,
+        device=str(device),
+        corrupt=corrupt,
+        **{f"optimizer__{key}": value for key, value in optimizer_params.items()},
+    )
+
+
+def _silent(*args, **kwargs):
+    return None
+
+
+def train(
+    net: AutoEncoderNet | Callable[[], AutoEncoderNet],
+    data: TensorPair,
+    *,
+    epochs: int,
+    seed: int,
+) -> AutoEncoderNet:
+    """Train for ``epochs`` epochs under ``seed``; return the trained net.
+
+    ``net`` is either an initialised net to continue, or a zero-argument
+    factory that builds a new one. The factory runs inside the seeded block,
+    so weight initialisation is reproducible as well.
+    """
+    device = data.X.device
+    with seeded(seed, device):
+        if not isinstance(net, AutoEncoderNet):
+            net = net()
+            net.initialize()
+        net.partial_fit(data, None, epochs=epochs)
+    return net
+
+
+@torch.no_grad()
+def predict_batches(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    module: torch.nn.Module,
+    X: np.ndarray,
+    *,
+    batch_size: int,
+    device: torch.device | str,
+) -> np.ndarray:
+    """Apply ``fn`` to ``X`` in evaluation mode, batch by batch, as a numpy array."""
+    was_training = module.training
+    module.eval()
+    try:
+        Xt = to_tensor(X, "cpu")
+        outputs = [
+            fn(Xt[start : start + batch_size].to(device)).float().cpu()
+            for start in range(0, len(Xt), batch_size)
+        ]
+    finally:
+        module.train(was_training)
+    return torch.cat(outputs).numpy()

@@ -1,0 +1,12 @@
+"""Plain PyTorch modules behind the skae estimators.
+
+Nothing here imports scikit-learn or skorch: every module is an ordinary
+``torch.nn.Module`` that takes flat ``(n_samples, n_features)`` float tensors
+and exposes ``encode``, ``decode`` and ``forward``, plus the attribute
+``n_components`` (the width of the code).
+"""
+
+from .dense import MLP, DenseAutoEncoderModule, make_activation
+from .losses import ReconstructionLoss
+
+__all__ = ["MLP", "DenseAutoEncoderModule", "ReconstructionLoss", "make_activation"]

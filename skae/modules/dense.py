@@ -1,0 +1,125 @@
+"""Fully connected encoder and decoder."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import nn
+
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "leaky_relu": nn.LeakyReLU,
+    "elu": nn.ELU,
+    "selu": nn.SELU,
+    "gelu": nn.GELU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "softplus": nn.Softplus,
+    "linear": nn.Identity,
+}
+
+
+def make_activation(name: str) -> nn.Module:
+    """Return a fresh activation module for ``name`` (a key of ``ACTIVATIONS``)."""
+    try:
+        return ACTIVATIONS[name]()
+    except KeyError:
+        raise ValueError(
+            f"Unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}."
+        ) from None
+
+
+class MLP(nn.Sequential):
+    """Stack of ``Linear -> activation -> Dropout`` blocks ending in ``Linear``.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Widths from input to output, e.g. ``(784, 128, 32)``.
+    activation : str
+        Activation between hidden layers.
+    output_activation : str
+        Activation after the last layer.
+    dropout : float
+        Dropout after each hidden activation.
+    input_dropout : float
+        Dropout applied to the input itself (as in denoising labs).
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: str = "relu",
+        output_activation: str = "linear",
+        dropout: float = 0.0,
+        input_dropout: float = 0.0,
+    ):
+        layers: list[nn.Module] = []
+        if input_dropout > 0:
+            layers.append(nn.Dropout(input_dropout))
+        n_layers = len(sizes) - 1
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers.append(nn.Linear(n_in, n_out))
+            if i < n_layers - 1:
+                layers.append(make_activation(activation))
+                if dropout > 0:
+                    layers.append(nn.Dropout(dropout))
+        if output_activation != "linear":
+            layers.append(make_activation(output_activation))
+        super().__init__(*layers)
+
+
+class DenseAutoEncoderModule(nn.Module):
+    """Dense autoencoder: an MLP encoder and its mirrored MLP decoder.
+
+    Parameters
+    ----------
+    n_features : int
+        Width of the input.
+    n_components : int
+        Width of the code.
+    hidden_layer_sizes : sequence of int
+        Encoder hidden widths; the decoder uses them in reverse.
+    activation, code_activation, output_activation : str
+        Activations of hidden layers, of the code and of the output.
+    dropout, input_dropout : float
+        Dropout after hidden layers and on the input.
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        n_components: int,
+        hidden_layer_sizes: Sequence[int] = (),
+        activation: str = "relu",
+        code_activation: str = "linear",
+        output_activation: str = "linear",
+        dropout: float = 0.0,
+        input_dropout: float = 0.0,
+    ):
+        super().__init__()
+        hidden = tuple(hidden_layer_sizes)
+        self.n_features = n_features
+        self.n_components = n_components
+        self.encoder = MLP(
+            (n_features, *hidden, n_components),
+            activation=activation,
+            output_activation=code_activation,
+            dropout=dropout,
+            input_dropout=input_dropout,
+        )
+        self.decoder = MLP(
+            (n_components, *reversed(hidden), n_features),
+            activation=activation,
+            output_activation=output_activation,
+            dropout=dropout,
+        )
+
+    def encode(self, x):
+        return self.encoder(x)
+
+    def decode(self, z):
+        return self.decoder(z)
+
+    def forward(self, x):
+        return self.decoder(self.encoder(x))
