@@ -1,0 +1,40 @@
+"""scikit-learn's own estimator checks over every public skae estimator."""
+
+import inspect
+
+from sklearn.base import BaseEstimator
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import skae
+
+# Parameters that keep each estimator fast under the checks (a few epochs);
+# anything not listed gets ``max_epochs=2`` when it has that parameter.
+CHECK_PARAMS = {
+    "AutoEncoder": {"max_epochs": 3, "random_state": 0},
+}
+
+# Checks that an estimator is known to fail, with the reason.
+EXPECTED_FAILED_CHECKS = {}
+
+
+def _public_estimators():
+    for name in skae.__all__:
+        obj = getattr(skae, name)
+        if inspect.isclass(obj) and issubclass(obj, BaseEstimator):
+            yield obj
+
+
+def _instances():
+    for cls in _public_estimators():
+        params = dict(CHECK_PARAMS.get(cls.__name__, {}))
+        if "max_epochs" in cls().get_params():
+            params.setdefault("max_epochs", 2)
+        yield cls(**params)
+
+
+@parametrize_with_checks(
+    list(_instances()),
+    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS.get(type(est).__name__, {}),
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
