@@ -178,6 +178,19 @@ class HoldOutSplit:
         return dataset.subset(order[n_valid:]), dataset.subset(order[:n_valid])
 
 
+class ValidationEarlyStopping(EarlyStopping):
+    """skorch's early stopping, idle in epochs that did not validate.
+
+    ``partial_fit`` trains without a validation split; there is then nothing
+    to monitor, and the best weights of an earlier ``fit`` are not restored
+    over the newly trained ones.
+    """
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.monitor in net.history[-1]:
+            super().on_epoch_end(net, **kwargs)
+
+
 class AutoEncoderNet(NeuralNet):
     """skorch net whose target defaults to its input.
 
@@ -235,7 +248,7 @@ def make_net(
         net_callbacks.append(
             (
                 "early_stopping",
-                EarlyStopping(
+                ValidationEarlyStopping(
                     monitor="valid_loss",
                     patience=early_stopping_patience,
                     threshold=tol,
