@@ -36,8 +36,7 @@ def resolve_output_activation(output_activation: str, target: np.ndarray, loss: 
         return "sigmoid" if in_unit or loss == "bce" else "linear"
     if loss == "bce" and output_activation != "sigmoid":
         raise ValueError(
-            f"loss='bce' needs output_activation='sigmoid' (or 'auto'), got "
-            f"{output_activation!r}."
+            f"loss='bce' needs output_activation='sigmoid' (or 'auto'), got {output_activation!r}."
         )
     return output_activation
 

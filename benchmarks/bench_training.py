@@ -1,0 +1,140 @@
+"""Seconds per training epoch: a hand-written PyTorch loop, skorch, and skae.
+
+Run ``python benchmarks/bench_training.py`` (``--quick`` for a smaller run).
+
+Each contender trains the same dense autoencoder (ReLU hidden layers, sigmoid
+output, MSE, Adam at lr=1e-3, batch 256, shuffled every epoch) on the same
+synthetic data in [0, 1]:
+
+* ``torch loop``: the loop one writes by hand over pre-made tensors
+  (a ``randperm`` per epoch, one indexing per batch, ``loss.item()`` per batch
+  to track the epoch loss, as every lab does);
+* ``skorch``: skorch's plain ``NeuralNetRegressor`` with its default dataset
+  and ``DataLoader`` (per-sample loading and collation);
+* ``skae``: ``skae.AutoEncoder`` (validation, seeding and skorch's callbacks
+  included).
+
+Timings are the median over repeats of whole ``fit`` calls divided by the
+number of epochs; contenders are interleaved so that drifts in machine load
+hit all of them alike. Ratios are against the hand-written loop of the same
+run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+
+import numpy as np
+import torch
+from skorch import NeuralNetRegressor
+from torch import nn
+
+from skae import AutoEncoder
+from skae.modules import DenseAutoEncoderModule
+
+MODELS = {
+    "784-256-32-256-784": {"hidden": (256,), "code": 32},
+    "784-64-784": {"hidden": (), "code": 64},
+}
+
+
+def make_module(n_features, spec):
+    return DenseAutoEncoderModule(
+        n_features, spec["code"], spec["hidden"], output_activation="sigmoid"
+    )
+
+
+def torch_loop(X, spec, epochs, batch_size):
+    torch.manual_seed(0)
+    Xt = torch.from_numpy(X)
+    model = make_module(X.shape[1], spec)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.MSELoss()
+    model.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(Xt))
+        total = 0.0
+        for start in range(0, len(Xt), batch_size):
+            xb = Xt[order[start : start + batch_size]]
+            opt.zero_grad()
+            loss = loss_fn(model(xb), xb)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(xb)
+    return total / len(Xt)
+
+
+def skorch_plain(X, spec, epochs, batch_size):
+    torch.manual_seed(0)
+    net = NeuralNetRegressor(
+        make_module(X.shape[1], spec),
+        criterion=nn.MSELoss,
+        optimizer=torch.optim.Adam,
+        lr=1e-3,
+        max_epochs=epochs,
+        batch_size=batch_size,
+        iterator_train__shuffle=True,
+        train_split=None,
+        verbose=0,
+    )
+    net.fit(X, X)
+    return net.history[-1, "train_loss"]
+
+
+def skae_ae(X, spec, epochs, batch_size):
+    ae = AutoEncoder(
+        n_components=spec["code"],
+        hidden_layer_sizes=spec["hidden"],
+        output_activation="sigmoid",
+        max_epochs=epochs,
+        batch_size=batch_size,
+        random_state=0,
+    ).fit(X)
+    return ae.loss_curve_[-1]
+
+
+CONTENDERS = {"torch loop": torch_loop, "skorch": skorch_plain, "skae": skae_ae}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-samples", type=int, default=60_000)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--quick", action="store_true", help="6,000 samples, 1 repeat")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.n_samples, args.repeats = 6_000, 1
+
+    X = np.random.RandomState(0).rand(args.n_samples, 784).astype(np.float32)
+    print(
+        f"{args.n_samples} x 784 synthetic data, batch {args.batch_size}, {args.epochs} epochs "
+        f"per fit, median of {args.repeats}; torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}"
+    )
+    for fn in CONTENDERS.values():  # warm-up: first-call costs of torch and skorch
+        fn(X[:512], MODELS["784-64-784"], 1, args.batch_size)
+    rows = []
+    for model_name, spec in MODELS.items():
+        times = {name: [] for name in CONTENDERS}
+        for _ in range(args.repeats):
+            for name, fn in CONTENDERS.items():
+                start = time.perf_counter()
+                fn(X, spec, args.epochs, args.batch_size)
+                times[name].append((time.perf_counter() - start) / args.epochs)
+        base = statistics.median(times["torch loop"])
+        for name in CONTENDERS:
+            sec = statistics.median(times[name])
+            rows.append((model_name, name, sec, sec / base))
+
+    print(f"\n{'model':<20} {'contender':<12} {'s/epoch':>9} {'vs torch loop':>14}")
+    for model_name, name, sec, ratio in rows:
+        print(f"{model_name:<20} {name:<12} {sec:>9.3f} {ratio:>13.3f}x")
+
+
+if __name__ == "__main__":
+    main()
