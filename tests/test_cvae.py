@@ -60,7 +60,9 @@ def test_classes_and_prior_are_kept(cvae, digits_split):
 
 def test_string_labels(digits_split):
     X, y = digits_split[1][:120], digits_split[3][:120]
-    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
+    names = np.array(
+        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    )
     model = CVAE(n_components=2, max_epochs=2, **FAST).fit(X, names[y])
     assert set(model.classes_) == set(names[y])
     assert model.sample(3, y="seven", random_state=0).shape == (3, 64)
@@ -72,9 +74,9 @@ def test_string_labels(digits_split):
 def test_transform_needs_no_labels_and_sits_in_a_pipeline(cvae, digits_split):
     X_train, X_test, y_train, y_test = digits_split
     assert cvae.transform(X_test).shape == (len(X_test), 2)
-    pipe = make_pipeline(
-        CVAE(n_components=4, max_epochs=3, **FAST), KNeighborsClassifier()
-    ).fit(X_train, y_train)
+    pipe = make_pipeline(CVAE(n_components=4, max_epochs=3, **FAST), KNeighborsClassifier()).fit(
+        X_train, y_train
+    )
     assert 0.0 <= pipe.score(X_test, y_test) <= 1.0
 
 
