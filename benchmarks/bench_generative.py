@@ -30,8 +30,8 @@ except ImportError:  # run from a source checkout without installing
     from skae import VAE, AutoEncoder
 
 SEEDS = (0, 1, 2)
-EPOCHS = 40
-TRAINING = {"batch_size": 128, "lr": 3e-3, "max_epochs": EPOCHS}
+EPOCHS = 100
+TRAINING = {"batch_size": 64, "lr": 2e-3, "max_epochs": EPOCHS}
 CODE_SIZES = (2, 4, 8, 16, 32)
 
 
