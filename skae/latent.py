@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import inspect
 from numbers import Integral, Real
+from statistics import NormalDist
 from typing import NamedTuple
 
 import numpy as np
-from scipy.stats import norm
 from sklearn.base import clone
 from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_random_state
@@ -212,7 +212,7 @@ def latent_grid(estimator, n_steps=15, *, dims=(0, 1), quantiles=(0.05, 0.95), y
             f"quantiles must satisfy 0 < low < high < 1, got {quantiles!r}; e.g. (0.05, 0.95)."
         )
     mean, std = estimator._code_distribution()
-    steps = norm.ppf(np.linspace(low, high, n_steps))
+    steps = np.array([NormalDist().inv_cdf(q) for q in np.linspace(low, high, n_steps)])
     first = mean[dims[0]] + std[dims[0]] * steps
     second = mean[dims[1]] + std[dims[1]] * steps[::-1]
     codes = np.tile(np.asarray(mean, dtype=np.float64), (n_steps, n_steps, 1))
