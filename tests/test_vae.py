@@ -191,3 +191,23 @@ def test_loss_sums_features_and_weights_kl():
     torch.testing.assert_close(value, rec + 2.0 * kl)
     assert loss.terms == pytest.approx({"kl": float(kl), "reconstruction": float(rec)})
     assert float(gaussian_kl(torch.zeros(3, 2), torch.zeros(3, 2)).abs().max()) == 0.0
+
+
+def test_validation_records_the_kl_of_held_out_data(digits_split):
+    X = digits_split[1][:100]
+    vae = VAE(n_components=2, max_epochs=3, validation_fraction=0.2, **FAST).fit(X)
+    rows = vae.net_.history
+    assert all(row["valid_kl"] > 0 for row in rows)
+    assert len(vae.validation_loss_curve_) == 3
+
+
+def test_warm_start_continues_the_warmup(digits_split):
+    X = digits_split[1][:100]
+    vae = VAE(n_components=2, kl_warmup_epochs=4, max_epochs=2, warm_start=True, **FAST)
+    vae.fit(X).fit(X)
+    assert vae.n_iter_ == 4
+    last = vae.net_.history[-1]
+    # Epoch 4 of a 4-epoch warm-up: weight (4 - 1) / 4.
+    assert last["train_loss"] == pytest.approx(
+        last["train_reconstruction"] + 0.75 * last["train_kl"], rel=1e-5
+    )
