@@ -2,11 +2,31 @@
 
 Every estimator is a scikit-learn transformer trained through skorch over
 PyTorch: ``fit``, ``transform`` (encode), ``inverse_transform`` (decode),
-``score`` and ``score_samples``.
+``score``, ``score_samples`` and ``sample`` (generate).
 """
 
 from ._autoencoder import AutoEncoder
+from ._vae import CVAE, VAE
+from .latent import (
+    LatentGrid,
+    add_attribute_vector,
+    attribute_vector,
+    interpolate,
+    latent_grid,
+    sample_latent,
+)
 
 __version__ = "0.1.0"
 
-__all__ = ["AutoEncoder", "__version__"]
+__all__ = [
+    "CVAE",
+    "VAE",
+    "AutoEncoder",
+    "LatentGrid",
+    "__version__",
+    "add_attribute_vector",
+    "attribute_vector",
+    "interpolate",
+    "latent_grid",
+    "sample_latent",
+]

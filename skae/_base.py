@@ -4,8 +4,12 @@ A family subclasses :class:`BaseAutoEncoder`, lists its parameters in
 ``__init__`` and ``_parameter_constraints``, and implements
 :meth:`BaseAutoEncoder._build_module`. It may override
 :meth:`~BaseAutoEncoder._build_criterion` (a different loss),
-:meth:`~BaseAutoEncoder._check_data` (parameter checks that need the data) and
-:meth:`~BaseAutoEncoder._reshape_input` (N-D inputs such as images).
+:meth:`~BaseAutoEncoder._check_data` (parameter checks that need the data),
+:meth:`~BaseAutoEncoder._reshape_input` (N-D inputs such as images),
+:meth:`~BaseAutoEncoder._network_input` (extra network inputs such as a
+class label), :meth:`~BaseAutoEncoder._training_callbacks` (engine callbacks
+such as a loss-weight warm-up) and :meth:`~BaseAutoEncoder._code_distribution`
+(the code distribution that :meth:`~BaseAutoEncoder.sample` decodes).
 """
 
 from __future__ import annotations
@@ -154,6 +158,28 @@ class BaseAutoEncoder(
         """Return a callable corrupting training batches, or ``None``."""
         return None
 
+    def _network_input(self, X: np.ndarray, y, *, reset: bool) -> np.ndarray:
+        """Return the array the network trains on, from validated ``X`` and fit's ``y``.
+
+        The default is ``X`` itself (``y`` ignored). A family that feeds
+        more than the data (a conditional model appending a one-hot label)
+        validates ``y`` here, setting label attributes when ``reset``. The
+        reconstruction target stays the data.
+        """
+        return X
+
+    def _training_callbacks(self) -> list:
+        """Return engine callbacks the family adds to the user's ``callbacks``."""
+        return []
+
+    def _code_distribution(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(mean, std)`` of the diagonal Gaussian over codes that generates.
+
+        The default is fitted to the training codes (``code_mean_``,
+        ``code_std_``); variational families return their prior.
+        """
+        return self.code_mean_, self.code_std_
+
     # ------------------------------------------------------------------
     # Validation
     # ------------------------------------------------------------------
@@ -236,9 +262,11 @@ class BaseAutoEncoder(
                 device = _engine.resolve_device(self.device)
                 net = self._net_factory(X, target, seed, device, incremental=incremental)
                 epochs_done = 0
+            inputs = self._network_input(X, y, reset=not continuing)
+            clean = X if target is None else target
             data = _engine.TensorPair(
-                _engine.to_tensor(X, device),
-                None if target is None else _engine.to_tensor(target, device),
+                _engine.to_tensor(inputs, device),
+                None if inputs is X and target is None else _engine.to_tensor(clean, device),
             )
             epochs = 1 if incremental else self.max_epochs
             split = net.train_split if continuing else None
@@ -250,7 +278,14 @@ class BaseAutoEncoder(
                 if continuing and incremental:
                     net.train_split = split
             self._set_fitted(net, seed)
+            self._fit_code_distribution(clean)
         return self
+
+    def _fit_code_distribution(self, X):
+        """Store the mean and standard deviation of the codes of ``X``."""
+        Z = self._apply(self.net_.module_.encode, X, np.float64)
+        self.code_mean_ = Z.mean(axis=0)
+        self.code_std_ = Z.std(axis=0)
 
     def _net_factory(self, X, target, seed, device, *, incremental):
         validation = None
@@ -259,7 +294,7 @@ class BaseAutoEncoder(
             fraction = 0.1
         if fraction is not None and not incremental:
             validation = _engine.HoldOutSplit(fraction, seed)
-        callbacks = copy.deepcopy(self.callbacks)
+        callbacks = [*copy.deepcopy(self.callbacks or []), *self._training_callbacks()]
         n_features = X.shape[1]
         target_values = X if target is None else target
 
@@ -383,6 +418,36 @@ class BaseAutoEncoder(
     def _reconstruct(self, X):
         module = self.net_.module_
         return self._apply(lambda x: module.decode(module.encode(x)), X, X.dtype)
+
+    def sample(self, n_samples=1, *, random_state=None):
+        """Generate samples by decoding random codes.
+
+        Plain autoencoders draw codes from a diagonal Gaussian fitted to the
+        codes of the training data (``code_mean_``, ``code_std_``);
+        variational models draw from their prior. For a Gaussian mixture
+        over the codes, see :func:`skae.sample_latent`.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples to generate.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the drawn codes; the same integer gives the same samples.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_features_in_)
+            Decoded samples.
+        """
+        check_is_fitted(self)
+        if not isinstance(n_samples, Integral) or isinstance(n_samples, bool) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        Z = self._sample_codes(int(n_samples), check_random_state(random_state))
+        return self._apply(self.net_.module_.decode, Z, np.float64)
+
+    def _sample_codes(self, n_samples, random_state):
+        mean, std = self._code_distribution()
+        return mean + std * random_state.standard_normal((n_samples, self.n_components_))
 
     def score_samples(self, X):
         """Per-sample score, higher for better reconstructed (more normal) samples.

@@ -59,6 +59,12 @@ net_ : skorch.NeuralNet
         Validation loss per epoch (only when validating).
     n_iter_ : int
         Number of epochs trained.
+    code_mean_ : ndarray of shape (n_components_,)
+        Mean of the codes of the training data (the data of the last
+        ``fit`` or ``partial_fit`` call); with ``code_std_`` it defines the
+        diagonal Gaussian that ``sample`` decodes.
+    code_std_ : ndarray of shape (n_components_,)
+        Standard deviation of the codes of the training data.
     n_features_in_ : int
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)

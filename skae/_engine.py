@@ -15,6 +15,11 @@ Design points
   global torch RNG so that the caller's RNG state is left untouched.
 * Training-time corruption (denoising) is a callable applied to the input
   of a training batch only, never in validation or inference.
+* A criterion may expose the named terms of its last loss as a dict
+  ``terms``; they are recorded per batch as ``train_<name>`` and
+  ``valid_<name>``, and :func:`term_scoring` turns them into per-epoch
+  history entries. :class:`CriterionWarmup` ramps a criterion weight over
+  the first epochs (KL warm-up).
 """
 
 from __future__ import annotations
@@ -26,18 +31,20 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.callbacks import Callback, EarlyStopping, PassthroughScoring, ProgressBar
 from torch.utils.data import Dataset
 
 __all__ = [
     "AutoEncoderNet",
     "BatchIterator",
+    "CriterionWarmup",
     "HoldOutSplit",
     "TensorPair",
     "make_net",
     "predict_batches",
     "resolve_device",
     "seeded",
+    "term_scoring",
     "to_tensor",
     "train",
 ]
@@ -218,7 +225,42 @@ class AutoEncoderNet(NeuralNet):
         return super().train_step_single(batch, **fit_params)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        return self.criterion_(y_pred, y_true)
+        loss = self.criterion_(y_pred, y_true)
+        terms = getattr(self.criterion_, "terms", None)
+        if terms:
+            prefix = "train" if training else "valid"
+            for name, value in terms.items():
+                self.history.record_batch(f"{prefix}_{name}", value)
+        return loss
+
+
+class CriterionWarmup(Callback):
+    """Ramp ``criterion_.<attribute>`` linearly from 0 to 1 over ``epochs`` epochs.
+
+    At the start of epoch ``e`` (1-based, counting epochs of earlier calls
+    to a continued net) the attribute is set to ``min(1, (e - 1) / epochs)``.
+    """
+
+    def __init__(self, attribute: str, epochs: int):
+        self.attribute = attribute
+        self.epochs = epochs
+
+    def on_epoch_begin(self, net, **kwargs):
+        epoch = len(net.history)
+        setattr(net.criterion_, self.attribute, min(1.0, (epoch - 1) / self.epochs))
+
+
+def term_scoring(names) -> list:
+    """Callbacks recording the epoch means of criterion terms ``names``.
+
+    Each term becomes the history keys ``train_<name>`` and, when there is a
+    validation split, ``valid_<name>``.
+    """
+    return [
+        (f"{prefix}_{name}", PassthroughScoring(f"{prefix}_{name}", on_train=prefix == "train"))
+        for name in names
+        for prefix in ("train", "valid")
+    ]
 
 
 def make_net(

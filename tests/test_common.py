@@ -11,6 +11,8 @@ import skae
 # anything not listed gets ``max_epochs=2`` when it has that parameter.
 CHECK_PARAMS = {
     "AutoEncoder": {"max_epochs": 3, "random_state": 0},
+    "VAE": {"max_epochs": 3, "random_state": 0},
+    "CVAE": {"max_epochs": 3, "random_state": 0},
 }
 
 # Checks that an estimator is known to fail, with the reason.

@@ -7,6 +7,17 @@ and exposes ``encode``, ``decode`` and ``forward``, plus the attribute
 """
 
 from .dense import MLP, DenseAutoEncoderModule, make_activation
-from .losses import ReconstructionLoss
+from .losses import ReconstructionLoss, VAELoss
+from .variational import ConditionalVAEModule, GaussianHead, VAEModule, dense_vae_module
 
-__all__ = ["MLP", "DenseAutoEncoderModule", "ReconstructionLoss", "make_activation"]
+__all__ = [
+    "MLP",
+    "ConditionalVAEModule",
+    "DenseAutoEncoderModule",
+    "GaussianHead",
+    "ReconstructionLoss",
+    "VAELoss",
+    "VAEModule",
+    "dense_vae_module",
+    "make_activation",
+]

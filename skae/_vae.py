@@ -1,0 +1,605 @@
+"""Variational autoencoders: VAE and the class-conditional CVAE."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+)
+
+from . import _engine
+from ._autoencoder import check_hidden_layer_sizes, resolve_output_activation
+from ._base import BaseAutoEncoder
+from ._docstrings import fill_doc
+from .modules.dense import ACTIVATIONS
+from .modules.losses import NLL_CONSTANT, VAELoss, gaussian_kl, reconstruction_error
+from .modules.variational import dense_vae_module
+
+__all__ = ["CVAE", "VAE"]
+
+_ELBO_DOC = """\
+The ELBO of a sample is ``log p(x | z) - KL(q(z | x) || N(0, I))`` in nats.
+        The likelihood is Bernoulli for ``loss="bce"``, Gaussian with variance
+        1/2 for ``loss="mse"`` and Laplace with scale 1 for ``loss="mae"``,
+        constants included; it is evaluated at the posterior mean ``z = mu``
+        (no sampling) and the KL is exact, so the score is deterministic. It
+        uses ``beta = 1`` whatever the training ``beta``, so that models
+        trained with different ``beta`` compare on the same scale."""
+
+
+@fill_doc
+class VAE(BaseAutoEncoder):
+    """Variational autoencoder (dense backbone) as a scikit-learn transformer.
+
+    An MLP encoder through ``hidden_layer_sizes`` ends in a diagonal Gaussian
+    posterior ``q(z | x) = N(mu, diag(exp(logvar)))`` over an
+    ``n_components``-dimensional code; the mirrored decoder maps a
+    reparameterised draw back to the data. Training minimises the negative
+    beta-ELBO: the reconstruction error summed over the features of each
+    sample plus ``beta`` times the KL divergence to the prior ``N(0, I)``,
+    averaged over the batch.
+
+    ``transform`` returns the posterior mean (deterministic),
+    ``inverse_transform`` decodes, ``sample`` decodes draws from the prior,
+    and ``score_samples`` is the per-sample ELBO, so ``GridSearchCV`` over
+    ``n_components`` or ``beta`` ranks models by held-out ELBO.
+
+    Parameters
+    ----------
+    n_components : int, default=8
+        Size of the code (the latent dimension).
+    hidden_layer_sizes : int or tuple of int, default=(128,)
+        Widths of the encoder's hidden layers; the decoder uses them in
+        reverse. ``()`` gives linear maps to the posterior and back.
+    activation : str, default="relu"
+        Hidden activation: "relu", "leaky_relu", "elu", "selu", "gelu",
+        "tanh", "sigmoid", "softplus" or "linear".
+    output_activation : str, default="auto"
+        Activation of the output; "auto" picks "sigmoid" when the training
+        data lie in [0, 1] and "linear" otherwise.
+    beta : float, default=1.0
+        Weight of the KL term (the beta-VAE); larger values pull the codes
+        towards the prior, smaller values favour reconstruction.
+    kl_warmup_epochs : int, default=0
+        When positive, the KL weight ramps linearly from 0 to ``beta`` over
+        this many epochs (KL annealing), which helps avoid posterior
+        collapse early in training.
+    {training_parameters}
+
+    Attributes
+    ----------
+    output_activation_ : str
+        The output activation used (``output_activation`` with "auto" resolved).
+    kl_curve_ : list of float
+        Mean KL divergence per training sample, per epoch (unweighted).
+    {fitted_attributes}
+
+    See Also
+    --------
+    CVAE : Conditional VAE that generates a requested class.
+    AutoEncoder : The deterministic dense autoencoder.
+
+    Notes
+    -----
+    The reconstruction error is summed over features (not averaged) so that
+    the loss is the negative ELBO in nats and ``beta=1`` is the true VAE.
+    ``loss="bce"`` (a Bernoulli decoder) is the usual choice for images in
+    [0, 1]; the default ``"mse"`` (a Gaussian decoder with variance 1/2)
+    suits any real-valued data.
+    The network is a :class:`~skae.modules.VAEModule`, which wraps any
+    encoder body and decoder with a Gaussian head; other backbones reuse it.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skae import VAE
+    >>> X = load_digits().data / 16
+    >>> vae = VAE(n_components=2, loss="bce", max_epochs=5, random_state=0).fit(X)
+    >>> vae.transform(X[:3]).shape
+    (3, 2)
+    >>> vae.sample(4, random_state=0).shape
+    (4, 64)
+    >>> vae.score_samples(X[:3]).shape
+    (3,)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseAutoEncoder._parameter_constraints,
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "output_activation": [StrOptions({"auto", *ACTIVATIONS})],
+        "beta": [Interval(Real, 0, None, closed="left")],
+        "kl_warmup_epochs": [Interval(Integral, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        n_components=8,
+        *,
+        hidden_layer_sizes=(128,),
+        activation="relu",
+        output_activation="auto",
+        beta=1.0,
+        kl_warmup_epochs=0,
+        loss="mse",
+        optimizer="adam",
+        optimizer_kwargs=None,
+        lr=1e-3,
+        weight_decay=0.0,
+        batch_size=64,
+        max_epochs=100,
+        shuffle=True,
+        early_stopping=False,
+        validation_fraction=None,
+        n_iter_no_change=10,
+        tol=1e-4,
+        warm_start=False,
+        callbacks=None,
+        verbose=0,
+        device="cpu",
+        random_state=None,
+    ):
+        super().__init__(
+            n_components,
+            loss=loss,
+            optimizer=optimizer,
+            optimizer_kwargs=optimizer_kwargs,
+            lr=lr,
+            weight_decay=weight_decay,
+            batch_size=batch_size,
+            max_epochs=max_epochs,
+            shuffle=shuffle,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            warm_start=warm_start,
+            callbacks=callbacks,
+            verbose=verbose,
+            device=device,
+            random_state=random_state,
+        )
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.output_activation = output_activation
+        self.beta = beta
+        self.kl_warmup_epochs = kl_warmup_epochs
+
+    # ------------------------------------------------------------------
+    # Hooks
+    # ------------------------------------------------------------------
+    def _check_data(self, X, target):
+        super()._check_data(X, target)
+        check_hidden_layer_sizes(self.hidden_layer_sizes)
+        resolve_output_activation(self.output_activation, target, self.loss)
+
+    def _n_classes(self) -> int:
+        return 0
+
+    def _build_module(self, n_features, target):
+        self.output_activation_ = resolve_output_activation(
+            self.output_activation, target, self.loss
+        )
+        return dense_vae_module(
+            n_features,
+            self.n_components,
+            hidden_layer_sizes=check_hidden_layer_sizes(self.hidden_layer_sizes),
+            activation=self.activation,
+            output_activation=self.output_activation_,
+            n_classes=self._n_classes(),
+        )
+
+    def _build_criterion(self):
+        return VAELoss(self.loss, beta=self.beta)
+
+    def _training_callbacks(self):
+        callbacks = _engine.term_scoring(["kl", "reconstruction"])
+        if self.kl_warmup_epochs:
+            callbacks.append(
+                ("kl_warmup", _engine.CriterionWarmup("kl_weight", self.kl_warmup_epochs))
+            )
+        return callbacks
+
+    def _set_fitted(self, net, seed):
+        super()._set_fitted(net, seed)
+        self.kl_curve_ = [float(row["train_kl"]) for row in net.history]
+
+    def _code_distribution(self):
+        return np.zeros(self.n_components_), np.ones(self.n_components_)
+
+    # ------------------------------------------------------------------
+    # Scoring
+    # ------------------------------------------------------------------
+    def _elbo(self, inputs, target):
+        """Per-sample ELBO of ``target`` given the network input ``inputs``."""
+        module = self.net_.module_
+        n_target = target.shape[1]
+        kind = self.loss
+        constant = n_target * NLL_CONSTANT[kind]
+
+        def elbo(batch):
+            x, t = batch[:, :-n_target], batch[:, -n_target:]
+            recon, mu, logvar = module(x)
+            nll = reconstruction_error(recon, t, kind).sum(dim=1) + constant
+            return -(nll + gaussian_kl(mu, logvar))[:, None]
+
+        stacked = np.hstack([inputs, target])
+        return self._apply(elbo, stacked, np.float64)[:, 0]
+
+    def _score_data(self, X):
+        X, target = self._split_target(X)
+        X = self._validate_X(X, reset=False)
+        target = X if target is None else self._validate_X(target, reset=False)
+        return X, target
+
+    def score_samples(self, X):
+        """Per-sample evidence lower bound (ELBO), higher for more likely samples.
+
+        {elbo}
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples to score.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            ELBO of each sample, in nats.
+        """
+        check_is_fitted(self)
+        X, target = self._score_data(X)
+        return self._elbo(X, target)
+
+    def score(self, X, y=None):
+        """Mean per-sample ELBO (higher is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples to score.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+            ``score_samples(X).mean()``.
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    def sample(self, n_samples=1, *, random_state=None):
+        """Generate samples by decoding draws from the prior ``N(0, I)``.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples to generate.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the drawn codes; the same integer gives the same samples.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_features_in_)
+            Decoded samples.
+        """
+        return super().sample(n_samples, random_state=random_state)
+
+
+VAE.score_samples.__doc__ = VAE.score_samples.__doc__.replace("{elbo}", _ELBO_DOC)
+
+
+@fill_doc
+class CVAE(VAE):
+    """Conditional variational autoencoder: generates samples of a requested class.
+
+    As :class:`VAE`, but the decoder also receives the one-hot class label,
+    so ``sample(n, y=label)`` generates that class. ``fit(X, y)`` takes any
+    class labels (kept in ``classes_``, as classifiers do).
+
+    The encoder sees ``X`` alone: ``transform(X)`` needs no labels (so a
+    CVAE sits in a Pipeline) and returns the exact posterior mean. Since the
+    decoder is told the class, the code is free to describe what the class
+    does not: the style (slant, thickness) of a digit rather than its
+    identity.
+
+    Parameters
+    ----------
+    n_components : int, default=8
+        Size of the code (the latent dimension).
+    hidden_layer_sizes : int or tuple of int, default=(128,)
+        Widths of the encoder's hidden layers; the decoder uses them in
+        reverse after the code and the one-hot label.
+    activation : str, default="relu"
+        Hidden activation.
+    output_activation : str, default="auto"
+        Activation of the output; "auto" picks "sigmoid" when the training
+        data lie in [0, 1] and "linear" otherwise.
+    beta : float, default=1.0
+        Weight of the KL term.
+    kl_warmup_epochs : int, default=0
+        When positive, the KL weight ramps linearly from 0 to ``beta`` over
+        this many epochs.
+    {training_parameters}
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels seen in ``fit``.
+    class_prior_ : ndarray of shape (n_classes,)
+        Frequency of each class in the training labels.
+    output_activation_ : str
+        The output activation used.
+    kl_curve_ : list of float
+        Mean KL divergence per training sample, per epoch.
+    {fitted_attributes}
+
+    See Also
+    --------
+    VAE : The unconditional model.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skae import CVAE
+    >>> X, y = load_digits(return_X_y=True)
+    >>> cvae = CVAE(n_components=4, loss="bce", max_epochs=5, random_state=0).fit(X / 16, y)
+    >>> cvae.sample(3, y=7, random_state=0).shape
+    (3, 64)
+    >>> cvae.transform(X[:2] / 16).shape
+    (2, 4)
+    """
+
+    # ------------------------------------------------------------------
+    # Labels
+    # ------------------------------------------------------------------
+    def _n_classes(self):
+        return len(self.classes_)
+
+    def _network_input(self, X, y, *, reset):
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None. "
+                "Pass the class labels: fit(X, y)."
+            )
+        y = column_or_1d(check_array(y, ensure_2d=False, dtype=None), warn=True)
+        check_consistent_length(X, y)
+        check_classification_targets(y)
+        if reset:
+            self.classes_, counts = np.unique(y, return_counts=True)
+            self.class_prior_ = counts / counts.sum()
+        return np.hstack([X, self._one_hot(y, X.dtype)])
+
+    def _one_hot(self, y, dtype=np.float64):
+        y = np.asarray(y)
+        known = np.isin(y, self.classes_)
+        if not known.all():
+            unseen = np.unique(y[~known])
+            raise ValueError(
+                f"y contains labels not seen in fit: {unseen.tolist()[:10]}; "
+                f"the known labels are classes_={self.classes_.tolist()}."
+            )
+        index = np.searchsorted(self.classes_, y)
+        return np.eye(len(self.classes_), dtype=dtype)[index]
+
+    def _labels(self, y, n_samples):
+        """``y`` as ``n_samples`` labels: a scalar is repeated."""
+        if np.ndim(y) == 0:
+            return np.full(n_samples, y, dtype=self.classes_.dtype)
+        y = column_or_1d(y)
+        if len(y) != n_samples:
+            raise ValueError(
+                f"y has {len(y)} labels for {n_samples} samples; pass one label per "
+                "sample, or a single label for all."
+            )
+        return y
+
+    # ------------------------------------------------------------------
+    # Training API with required labels
+    # ------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train the CVAE on ``X`` with class labels ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Class labels (any hashable, sortable values).
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, incremental=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y):
+        """Train for one epoch on ``X`` with labels ``y``.
+
+        The first call fixes ``classes_`` from its labels; later calls may
+        only use those labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A chunk of training data.
+        y : array-like of shape (n_samples,)
+            Class labels.
+
+        Returns
+        -------
+        self : object
+            The estimator, trained one more epoch.
+        """
+        return self._fit(X, y, incremental=True)
+
+    # ------------------------------------------------------------------
+    # Decoding with labels
+    # ------------------------------------------------------------------
+    def _decode_with_labels(self, Z, labels):
+        Z = np.asarray(Z, dtype=np.float64)
+        stacked = np.hstack([Z, self._one_hot(labels)])
+        return self._apply(self.net_.module_.decode, stacked, np.float64)
+
+    def inverse_transform(self, X, y=None):
+        """Decode codes of class ``y`` back into the data space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components_)
+            Codes, as returned by ``transform``.
+        y : label or array-like of shape (n_samples,)
+            Class of each code (a single label applies to all). Required.
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features_in_)
+            Decoded samples.
+        """
+        check_is_fitted(self)
+        Z = self._validate_codes(X)
+        if y is None:
+            raise ValueError(
+                "CVAE.inverse_transform needs the class labels y of the codes, e.g. "
+                "inverse_transform(Z, y=7); the decoder is conditioned on the class."
+            )
+        return self._decode_with_labels(Z, self._labels(y, len(Z))).astype(Z.dtype, copy=False)
+
+    def sample(self, n_samples=1, *, y=None, random_state=None):
+        """Generate samples of class ``y`` by decoding draws from the prior.
+
+        The codes are drawn before the labels, so with the same
+        ``random_state`` the samples of two classes share their styles.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples to generate.
+        y : label, array-like of shape (n_samples,) or None, default=None
+            Class to generate (a single label for all, or one per sample).
+            None draws the classes from ``class_prior_``.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the drawn codes (and classes); the same integer gives the
+            same samples.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_features_in_)
+            Decoded samples.
+        """
+        check_is_fitted(self)
+        if not isinstance(n_samples, Integral) or isinstance(n_samples, bool) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        rng = check_random_state(random_state)
+        Z = self._sample_codes(int(n_samples), rng)
+        if y is None:
+            labels = self.classes_[rng.choice(len(self.classes_), n_samples, p=self.class_prior_)]
+        else:
+            labels = self._labels(y, n_samples)
+        return self._decode_with_labels(Z, labels)
+
+    # ------------------------------------------------------------------
+    # Scoring and reconstruction, with or without labels
+    # ------------------------------------------------------------------
+    def _class_elbos(self, X, target):
+        """ELBO of every sample under every class: shape (n_samples, n_classes)."""
+        n = len(X)
+        return np.column_stack(
+            [
+                self._elbo(np.hstack([X, self._one_hot(np.full(n, c))]), target)
+                for c in self.classes_
+            ]
+        )
+
+    def score_samples(self, X, y=None):
+        """Per-sample ELBO, with or without the labels.
+
+        With ``y``, the ELBO of ``log p(x | y)``. Without, a bound on
+        ``log p(x)`` marginalising the class:
+        ``logsumexp_k(ELBO(x | k) + log class_prior_[k])``.
+
+        {elbo}
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples to score.
+        y : array-like of shape (n_samples,) or None, default=None
+            Their class labels, when known.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            ELBO of each sample, in nats.
+        """
+        check_is_fitted(self)
+        X, target = self._score_data(X)
+        if y is not None:
+            labels = self._labels(y, len(X))
+            return self._elbo(np.hstack([X, self._one_hot(labels, X.dtype)]), target)
+        joint = self._class_elbos(X, target) + np.log(self.class_prior_)
+        top = joint.max(axis=1)
+        return top + np.log(np.exp(joint - top[:, None]).sum(axis=1))
+
+    def score(self, X, y=None):
+        """Mean per-sample ELBO (higher is better); see :meth:`score_samples`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples to score.
+        y : array-like of shape (n_samples,) or None, default=None
+            Their class labels, when known.
+
+        Returns
+        -------
+        score : float
+            ``score_samples(X, y).mean()``.
+        """
+        return float(np.mean(self.score_samples(X, y)))
+
+    def reconstruct(self, X, y=None):
+        """Encode then decode ``X`` under class ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data to reconstruct.
+        y : label, array-like of shape (n_samples,) or None, default=None
+            Class to decode with. None uses, for each sample, the class under
+            which it is most likely (highest ELBO plus log prior).
+
+        Returns
+        -------
+        X_rec : ndarray of shape (n_samples, n_features_in_)
+            Reconstructions.
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        if y is None:
+            joint = self._class_elbos(X, X) + np.log(self.class_prior_)
+            labels = self.classes_[joint.argmax(axis=1)]
+        else:
+            labels = self._labels(y, len(X))
+        Z = self._apply(self.net_.module_.encode, X, np.float64)
+        return self._decode_with_labels(Z, labels).astype(X.dtype, copy=False)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags
+
+
+CVAE.score_samples.__doc__ = CVAE.score_samples.__doc__.replace("{elbo}", _ELBO_DOC)

@@ -1,0 +1,165 @@
+"""Variational heads and variational autoencoder modules.
+
+A variational autoencoder here is any encoder body (input -> hidden vector),
+a :class:`GaussianHead` on top of it (hidden -> posterior mean and log
+variance) and any decoder (code -> output). The dense backbone is built by
+:func:`dense_vae_module`; other backbones (convolutional, recurrent) only need
+to provide their encoder body, its output width and a decoder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from .dense import MLP
+
+__all__ = [
+    "ConditionalVAEModule",
+    "GaussianHead",
+    "VAEModule",
+    "dense_vae_module",
+    "reparameterize",
+]
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Draw ``z = mu + sigma * eps`` with ``eps ~ N(0, I)`` (differentiable in mu, logvar)."""
+    return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+
+
+class GaussianHead(nn.Module):
+    """Diagonal Gaussian posterior: two linear maps to ``(mu, logvar)``.
+
+    Parameters
+    ----------
+    n_in : int
+        Width of the encoder body's output.
+    n_components : int
+        Width of the code.
+    """
+
+    def __init__(self, n_in: int, n_components: int):
+        super().__init__()
+        self.n_components = n_components
+        self.mu = nn.Linear(n_in, n_components)
+        self.logvar = nn.Linear(n_in, n_components)
+
+    def forward(self, h):
+        return self.mu(h), self.logvar(h)
+
+
+class VAEModule(nn.Module):
+    """Variational autoencoder around any encoder body and decoder.
+
+    ``forward(x)`` returns ``(reconstruction, mu, logvar)``. In training mode
+    the decoder sees a reparameterised draw ``z ~ N(mu, exp(logvar))``; in
+    evaluation mode it sees ``mu``, so inference is deterministic.
+    ``encode`` returns the posterior mean.
+
+    Parameters
+    ----------
+    encoder : nn.Module
+        Maps ``(n, n_features)`` inputs to ``(n, n_hidden)`` features.
+    decoder : nn.Module
+        Maps ``(n, n_components)`` codes to ``(n, n_features)`` outputs.
+    n_hidden : int
+        Width of the encoder's output.
+    n_components : int
+        Width of the code.
+    """
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, n_hidden: int, n_components: int):
+        super().__init__()
+        self.n_components = n_components
+        self.encoder = encoder
+        self.head = GaussianHead(n_hidden, n_components)
+        self.decoder = decoder
+
+    def posterior(self, x):
+        """Return the posterior ``(mu, logvar)`` of ``x``."""
+        return self.head(self.encoder(x))
+
+    def encode(self, x):
+        return self.posterior(x)[0]
+
+    def decode(self, z):
+        return self.decoder(z)
+
+    def _latent(self, mu, logvar):
+        return reparameterize(mu, logvar) if self.training else mu
+
+    def forward(self, x):
+        mu, logvar = self.posterior(x)
+        return self.decode(self._latent(mu, logvar)), mu, logvar
+
+
+class ConditionalVAEModule(VAEModule):
+    """Conditional VAE: the decoder also sees a one-hot class label.
+
+    The label travels with the data: ``forward`` takes ``x`` with the one-hot
+    label appended as its last ``n_classes`` columns, and ``decode`` takes
+    ``z`` with the label appended likewise. The encoder sees ``x`` alone, so
+    ``encode(x)`` needs no label: the code is free to carry what the label
+    does not (style), and codes of unlabelled data are exact.
+
+    Parameters
+    ----------
+    encoder : nn.Module
+        Maps ``(n, n_features)`` inputs to ``(n, n_hidden)`` features.
+    decoder : nn.Module
+        Maps ``(n, n_components + n_classes)`` to ``(n, n_features)``.
+    n_hidden, n_components : int
+        As in :class:`VAEModule`.
+    n_classes : int
+        Width of the one-hot label.
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        decoder: nn.Module,
+        n_hidden: int,
+        n_components: int,
+        n_classes: int,
+    ):
+        super().__init__(encoder, decoder, n_hidden, n_components)
+        self.n_classes = n_classes
+
+    def forward(self, xy):
+        x, label = xy[:, : -self.n_classes], xy[:, -self.n_classes :]
+        mu, logvar = self.posterior(x)
+        z = self._latent(mu, logvar)
+        return self.decode(torch.cat([z, label], dim=1)), mu, logvar
+
+
+def dense_vae_module(
+    n_features: int,
+    n_components: int,
+    hidden_layer_sizes: Sequence[int] = (),
+    activation: str = "relu",
+    output_activation: str = "linear",
+    n_classes: int = 0,
+) -> VAEModule:
+    """Build a VAE with MLP encoder and mirrored MLP decoder.
+
+    ``n_classes > 0`` gives a :class:`ConditionalVAEModule` whose decoder
+    takes the one-hot label after the code.
+    """
+    hidden = tuple(hidden_layer_sizes)
+    encoder = (
+        MLP((n_features, *hidden), activation=activation, output_activation=activation)
+        if hidden
+        else nn.Identity()
+    )
+    n_hidden = hidden[-1] if hidden else n_features
+    decoder = MLP(
+        (n_components + n_classes, *reversed(hidden), n_features),
+        activation=activation,
+        output_activation=output_activation,
+    )
+    if n_classes:
+        return ConditionalVAEModule(encoder, decoder, n_hidden, n_components, n_classes)
+    return VAEModule(encoder, decoder, n_hidden, n_components)
