@@ -281,8 +281,21 @@ class BaseAutoEncoder(
             self._fit_code_distribution(clean)
         return self
 
+    # Rows of the training data encoded to estimate the code distribution:
+    # enough for a diagonal Gaussian, and a bounded cost for large data.
+    _code_distribution_rows = 4096
+
     def _fit_code_distribution(self, X):
-        """Store the mean and standard deviation of the codes of ``X``."""
+        """Store the mean and standard deviation of the codes of ``X``.
+
+        At most ``_code_distribution_rows`` rows, a seeded random subset, are
+        encoded, so this step costs a bounded fraction of one epoch.
+        """
+        if len(X) > self._code_distribution_rows:
+            rows = np.random.RandomState(self._seed).choice(
+                len(X), self._code_distribution_rows, replace=False
+            )
+            X = X[np.sort(rows)]
         Z = self._apply(self.net_.module_.encode, X, np.float64)
         self.code_mean_ = Z.mean(axis=0)
         self.code_std_ = Z.std(axis=0)

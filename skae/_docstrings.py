@@ -61,8 +61,9 @@ net_ : skorch.NeuralNet
         Number of epochs trained.
     code_mean_ : ndarray of shape (n_components_,)
         Mean of the codes of the training data (the data of the last
-        ``fit`` or ``partial_fit`` call); with ``code_std_`` it defines the
-        diagonal Gaussian that ``sample`` decodes.
+        ``fit`` or ``partial_fit`` call; a random subset of 4,096 rows when
+        larger); with ``code_std_`` it defines the diagonal Gaussian that
+        ``sample`` decodes.
     code_std_ : ndarray of shape (n_components_,)
         Standard deviation of the codes of the training data.
     n_features_in_ : int
