@@ -5,6 +5,7 @@ PyTorch: ``fit``, ``transform`` (encode), ``inverse_transform`` (decode),
 ``score``, ``score_samples`` and ``sample`` (generate).
 """
 
+from ._anomaly import AutoEncoderOutlierDetector
 from ._autoencoder import AutoEncoder
 from ._vae import CVAE, VAE
 from .latent import (
@@ -22,6 +23,7 @@ __all__ = [
     "CVAE",
     "VAE",
     "AutoEncoder",
+    "AutoEncoderOutlierDetector",
     "LatentGrid",
     "__version__",
     "add_attribute_vector",

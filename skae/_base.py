@@ -33,9 +33,23 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _engine
-from .modules.losses import ReconstructionLoss
+from .modules.losses import ReconstructionLoss, per_sample_error
 
-__all__ = ["BaseAutoEncoder"]
+__all__ = ["BaseAutoEncoder", "sample_errors"]
+
+
+def sample_errors(X_rec, target, kind: str = "mse") -> np.ndarray:
+    """Mean reconstruction error of each sample, as float64 numpy.
+
+    The numpy face of :func:`skae.modules.losses.per_sample_error`, so that
+    training losses, ``score_samples`` and the outlier detector share one
+    formula. ``kind`` is ``"mse"``, ``"mae"`` or ``"bce"``.
+    """
+    X_rec, target = (
+        torch.from_numpy(np.require(a, dtype=np.float64, requirements=["C", "W"]))
+        for a in (X_rec, target)
+    )
+    return per_sample_error(X_rec, target, kind).numpy()
 
 
 @contextmanager
@@ -482,8 +496,7 @@ class BaseAutoEncoder(
         X, target = self._split_target(X)
         X = self._validate_X(X, reset=False)
         target = X if target is None else self._validate_X(target, reset=False)
-        residual = self._reconstruct(X).astype(np.float64) - target
-        return -np.mean(np.square(residual), axis=1)
+        return -sample_errors(self._reconstruct(X), target, "mse")
 
     def score(self, X, y=None):
         """Negative mean squared reconstruction error (higher is better).

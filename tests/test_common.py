@@ -6,6 +6,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import skae
+from skae import AutoEncoder
 
 # Parameters that keep each estimator fast under the checks (a few epochs);
 # anything not listed gets ``max_epochs=2`` when it has that parameter.
@@ -13,6 +14,11 @@ CHECK_PARAMS = {
     "AutoEncoder": {"max_epochs": 3, "random_state": 0},
     "VAE": {"max_epochs": 3, "random_state": 0},
     "CVAE": {"max_epochs": 3, "random_state": 0},
+    "AutoEncoderOutlierDetector": {
+        "estimator": AutoEncoder(
+            n_components=2, hidden_layer_sizes=(8,), max_epochs=3, random_state=0
+        ),
+    },
 }
 
 # Checks that an estimator is known to fail, with the reason.

@@ -36,6 +36,17 @@ def reconstruction_error(
     return error(output, target, reduction=reduction)
 
 
+def per_sample_error(output: torch.Tensor, target: torch.Tensor, kind: str = "mse"):
+    """Mean reconstruction error of each sample, shape ``(n_samples,)``.
+
+    ``output`` and ``target`` hold the same number of values per sample but
+    may differ in layout (flat ``(n, T * F)`` against ``(n, T, F)``); both are
+    flattened per sample before :func:`reconstruction_error` is averaged.
+    """
+    n = len(target)
+    return reconstruction_error(output.reshape(n, -1), target.reshape(n, -1), kind).mean(dim=1)
+
+
 class ReconstructionLoss(nn.Module):
     """Mean elementwise reconstruction error.
 
