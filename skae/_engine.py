@@ -315,6 +315,8 @@ def make_net(
         iterator_valid=BatchIterator,
         callbacks=net_callbacks,
         verbose=verbose,
+        # the per-epoch table is formatted even when not printed: drop it when silent
+        **({} if verbose else {"callbacks__print_log": None}),
         device=str(device),
         corrupt=corrupt,
         **{f"optimizer__{key}": value for key, value in optimizer_params.items()},
