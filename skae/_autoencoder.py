@@ -14,8 +14,11 @@ from .modules.dense import ACTIVATIONS, DenseAutoEncoderModule
 __all__ = ["AutoEncoder", "check_hidden_layer_sizes", "resolve_output_activation"]
 
 
-def check_hidden_layer_sizes(hidden_layer_sizes) -> tuple[int, ...]:
-    """Validate ``hidden_layer_sizes`` (an int or a sequence of positive ints)."""
+def check_hidden_layer_sizes(hidden_layer_sizes, name="hidden_layer_sizes") -> tuple[int, ...]:
+    """Validate ``hidden_layer_sizes`` (an int or a sequence of positive ints).
+
+    ``name`` is the parameter named in the error message.
+    """
     sizes = (
         (hidden_layer_sizes,)
         if isinstance(hidden_layer_sizes, Integral)
@@ -23,7 +26,7 @@ def check_hidden_layer_sizes(hidden_layer_sizes) -> tuple[int, ...]:
     )
     if not all(isinstance(h, Integral) and not isinstance(h, bool) and h > 0 for h in sizes):
         raise ValueError(
-            f"hidden_layer_sizes must be a sequence of positive integers, got "
+            f"{name} must be a sequence of positive integers, got "
             f"{hidden_layer_sizes!r}; use e.g. (128, 64), or () for no hidden layer."
         )
     return tuple(int(h) for h in sizes)
