@@ -6,7 +6,20 @@ PyTorch: ``fit``, ``transform`` (encode), ``inverse_transform`` (decode),
 """
 
 from ._autoencoder import AutoEncoder
+from ._conv import ConvAE
+from ._custom import ModuleAE
+from ._sequence import SeqAE
+from ._sparse import SparseAE
+from ._summary import ModelSummary
 
 __version__ = "0.1.0"
 
-__all__ = ["AutoEncoder", "__version__"]
+__all__ = [
+    "AutoEncoder",
+    "ConvAE",
+    "ModelSummary",
+    "ModuleAE",
+    "SeqAE",
+    "SparseAE",
+    "__version__",
+]

@@ -171,11 +171,14 @@ class AutoEncoder(BaseAutoEncoder):
         check_hidden_layer_sizes(self.hidden_layer_sizes)
         resolve_output_activation(self.output_activation, target, self.loss)
 
+    # The torch module built by fit; a subclass may swap in a variant.
+    _module_class = DenseAutoEncoderModule
+
     def _build_module(self, n_features, target):
         self.output_activation_ = resolve_output_activation(
             self.output_activation, target, self.loss
         )
-        return DenseAutoEncoderModule(
+        return self._module_class(
             n_features,
             self.n_components,
             hidden_layer_sizes=check_hidden_layer_sizes(self.hidden_layer_sizes),

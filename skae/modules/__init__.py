@@ -6,7 +6,21 @@ and exposes ``encode``, ``decode`` and ``forward``, plus the attribute
 ``n_components`` (the width of the code).
 """
 
+from .conv import ConvAutoEncoderModule
+from .custom import UserAutoEncoderModule
 from .dense import MLP, DenseAutoEncoderModule, make_activation
-from .losses import ReconstructionLoss
+from .losses import ReconstructionLoss, SparseCodeLoss
+from .recurrent import RecurrentAutoEncoderModule
+from .sparse import SparseAutoEncoderModule
 
-__all__ = ["MLP", "DenseAutoEncoderModule", "ReconstructionLoss", "make_activation"]
+__all__ = [
+    "MLP",
+    "ConvAutoEncoderModule",
+    "DenseAutoEncoderModule",
+    "ReconstructionLoss",
+    "RecurrentAutoEncoderModule",
+    "SparseAutoEncoderModule",
+    "SparseCodeLoss",
+    "UserAutoEncoderModule",
+    "make_activation",
+]

@@ -136,7 +136,7 @@ class ConvAutoEncoderModule(nn.Module):
                     )
                 )
                 decoder.append(make_activation(activation))
-                if tuple(s * f for s, f in zip(size, factor)) != target:
+                if tuple(s * f for s, f in zip(size, factor, strict=True)) != target:
                     decoder.append(Crop(target))
             else:
                 decoder.append(nn.Conv2d(previous, channels[i], kernel, padding=padding))
