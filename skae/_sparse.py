@@ -26,7 +26,11 @@ class SparseAE(AutoEncoder):
     * a KL sparsity target, ``sparsity_weight * sum_units KL(rho ||
       rho_hat)``, where ``rho = sparsity_target`` and ``rho_hat`` is each
       unit's mean activation over the batch. It needs activations in
-      (0, 1), hence the sigmoid code by default.
+      (0, 1): use it with ``code_activation="sigmoid"``.
+
+    The defaults are the L1 model of the classic Keras lab (a ReLU code with
+    ``activity_regularizer=l1(1e-4)``), whose exact zeros make the code
+    sparse at a small cost in reconstruction.
 
     Inference (``transform``, ``score_samples``) is that of
     :class:`AutoEncoder`; the penalties act only on training.
@@ -40,9 +44,9 @@ class SparseAE(AutoEncoder):
         reverse.
     activation : str, default="relu"
         Hidden activation.
-    code_activation : str, default="sigmoid"
-        Activation of the code. ``sparsity_weight > 0`` needs "sigmoid";
-        with only ``alpha``, "relu" gives exact zeros.
+    code_activation : str, default="relu"
+        Activation of the code. "relu" with ``alpha`` gives exact zeros;
+        ``sparsity_weight > 0`` needs "sigmoid".
     output_activation : str, default="auto"
         Activation of the output; "auto" picks "sigmoid" when the training
         data lie in [0, 1] and "linear" otherwise.
@@ -50,12 +54,13 @@ class SparseAE(AutoEncoder):
         Dropout after each hidden layer.
     input_dropout : float, default=0.0
         Dropout on the input itself.
-    alpha : float, default=0.0
+    alpha : float, default=1e-4
         Weight of the L1 activity penalty on the code.
     sparsity_target : float, default=0.05
         Desired mean activation of each code unit, in (0, 1).
-    sparsity_weight : float, default=0.1
-        Weight of the KL sparsity penalty; 0 turns it off.
+    sparsity_weight : float, default=0.0
+        Weight of the KL sparsity penalty; 0 turns it off. Try 0.1 with
+        ``code_activation="sigmoid"``.
     {training_parameters}
 
     Attributes
@@ -73,8 +78,7 @@ class SparseAE(AutoEncoder):
     >>> from sklearn.datasets import load_digits
     >>> from skae import SparseAE
     >>> X = load_digits().data / 16
-    >>> ae = SparseAE(n_components=32, sparsity_target=0.05, max_epochs=5,
-    ...               random_state=0).fit(X)
+    >>> ae = SparseAE(n_components=32, alpha=3e-4, max_epochs=5, random_state=0).fit(X)
     >>> codes = ae.transform(X[:3])
     >>> codes.shape
     (3, 32)
@@ -93,13 +97,13 @@ class SparseAE(AutoEncoder):
         *,
         hidden_layer_sizes=(128,),
         activation="relu",
-        code_activation="sigmoid",
+        code_activation="relu",
         output_activation="auto",
         dropout=0.0,
         input_dropout=0.0,
-        alpha=0.0,
+        alpha=1e-4,
         sparsity_target=0.05,
-        sparsity_weight=0.1,
+        sparsity_weight=0.0,
         loss="mse",
         optimizer="adam",
         optimizer_kwargs=None,
