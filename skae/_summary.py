@@ -16,7 +16,8 @@ class ModelSummary:
 
     ``str(summary)`` is the table; ``rows`` holds ``(name, type, output
     shape, parameters)`` for the input and every layer, in the order a
-    forward pass runs them.
+    forward pass runs them, then any module whose own parameters were used
+    without calling it (output shape ``None``, shown as "-").
     """
 
     title: str
@@ -54,6 +55,8 @@ class ModelSummary:
 
 
 def _shape_text(shape) -> str:
+    if shape is None:
+        return "-"
     return "(" + ", ".join(["None", *(str(s) for s in shape)]) + ")"
 
 
@@ -72,21 +75,27 @@ def summarize(module: nn.Module, n_features: int, *, title: str, device="cpu") -
     mode and is restored to its previous mode afterwards.
     """
     summary = ModelSummary(title=title, rows=[("input", None, (n_features,), 0)])
-    hooks = []
+    hooks, ran = [], set()
+
+    def own_params(layer):
+        return sum(p.numel() for p in layer.parameters(recurse=False))
 
     def record(name):
         def hook(layer, inputs, output):
             out = _first_tensor(output)
-            shape = () if out is None else tuple(out.shape[1:])
-            n_params = sum(p.numel() for p in layer.parameters(recurse=False))
-            summary.rows.append((name, type(layer).__name__, shape, n_params))
+            shape = None if out is None else tuple(out.shape[1:])
+            summary.rows.append((name, type(layer).__name__, shape, own_params(layer)))
+            ran.add(name)
 
         return hook
 
-    for name, layer in module.named_modules():
-        has_own = any(True for _ in layer.parameters(recurse=False))
-        if name and (has_own or not any(True for _ in layer.children())):
-            hooks.append(layer.register_forward_hook(record(name)))
+    hooked = [
+        (name, layer)
+        for name, layer in module.named_modules()
+        if name and (own_params(layer) or not any(True for _ in layer.children()))
+    ]
+    for name, layer in hooked:
+        hooks.append(layer.register_forward_hook(record(name)))
     was_training = module.training
     module.eval()
     try:
@@ -95,6 +104,12 @@ def summarize(module: nn.Module, n_features: int, *, title: str, device="cpu") -
         module.train(was_training)
         for handle in hooks:
             handle.remove()
+    # parameters used without calling their module (e.g. tied weights, a bias)
+    summary.rows += [
+        (name, type(layer).__name__, None, own_params(layer))
+        for name, layer in hooked
+        if name not in ran and own_params(layer)
+    ]
     summary.total_params = sum(p.numel() for p in module.parameters())
     summary.trainable_params = sum(p.numel() for p in module.parameters() if p.requires_grad)
     return summary

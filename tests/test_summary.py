@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
+import torch
 from sklearn.exceptions import NotFittedError
 
-from skae import AutoEncoder, ConvAE, ModelSummary, SeqAE, SparseAE
+from skae import AutoEncoder, ConvAE, ModelSummary, ModuleAE, SeqAE, SparseAE
 
 
 def test_dense_summary_rows_and_totals(digits):
@@ -65,3 +66,24 @@ def test_totals_match_the_module_and_mode_is_restored(estimator, digits):
 def test_needs_a_fitted_estimator():
     with pytest.raises(NotFittedError):
         AutoEncoder().summary()
+
+
+class _Tied(torch.nn.Module):
+    def __init__(self, n_features):
+        super().__init__()
+        self.encoder = torch.nn.Linear(n_features, 3)
+        self.bias = torch.nn.Parameter(torch.zeros(n_features))
+
+    def encode(self, x):
+        return self.encoder(x)
+
+    def decode(self, z):
+        return z @ self.encoder.weight + self.bias
+
+
+def test_parameters_used_without_a_call_are_listed(digits):
+    ae = ModuleAE(_Tied, max_epochs=1, random_state=0).fit(digits[0][:20])
+    summary = ae.summary(print_fn=None)
+    assert summary.rows[-1] == ("module", "_Tied", None, 64)
+    assert sum(row[3] for row in summary.rows) == summary.total_params == 64 * 3 + 3 + 64
+    assert "module (_Tied)" in str(summary)
