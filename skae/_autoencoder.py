@@ -14,10 +14,12 @@ from .modules.dense import ACTIVATIONS, DenseAutoEncoderModule
 __all__ = ["AutoEncoder", "check_hidden_layer_sizes", "resolve_output_activation"]
 
 
-def check_hidden_layer_sizes(hidden_layer_sizes, name="hidden_layer_sizes") -> tuple[int, ...]:
+def check_hidden_layer_sizes(
+    hidden_layer_sizes, name="hidden_layer_sizes", example="(128, 64), or () for no hidden layer"
+) -> tuple[int, ...]:
     """Validate ``hidden_layer_sizes`` (an int or a sequence of positive ints).
 
-    ``name`` is the parameter named in the error message.
+    ``name`` and ``example`` are the parameter and the fix named in the error.
     """
     sizes = (
         (hidden_layer_sizes,)
@@ -27,7 +29,7 @@ def check_hidden_layer_sizes(hidden_layer_sizes, name="hidden_layer_sizes") -> t
     if not all(isinstance(h, Integral) and not isinstance(h, bool) and h > 0 for h in sizes):
         raise ValueError(
             f"{name} must be a sequence of positive integers, got "
-            f"{hidden_layer_sizes!r}; use e.g. (128, 64), or () for no hidden layer."
+            f"{hidden_layer_sizes!r}; use e.g. {example}."
         )
     return tuple(int(h) for h in sizes)
 

@@ -219,7 +219,7 @@ class ConvAE(BaseAutoEncoder):
     def _check_data(self, X, target):
         super()._check_data(X, target)
         self._image_shape(X.shape[1])
-        channels = check_hidden_layer_sizes(self.channels, name="channels")
+        channels = check_hidden_layer_sizes(self.channels, "channels", "(32, 16, 8)")
         if not channels:
             raise ValueError("channels must name at least one stage, got (); e.g. (32, 16, 8).")
         if self.kernel_size % 2 != 1:
@@ -236,7 +236,7 @@ class ConvAE(BaseAutoEncoder):
         )
         return ConvAutoEncoderModule(
             self.image_shape_,
-            check_hidden_layer_sizes(self.channels, name="channels"),
+            check_hidden_layer_sizes(self.channels, "channels", "(32, 16, 8)"),
             n_components=self.n_components,
             kernel_size=self.kernel_size,
             downsample=self.downsample,
