@@ -241,6 +241,7 @@ class BaseAutoEncoder(
                 _engine.to_tensor(X, device),
                 None if target is None else _engine.to_tensor(target, device),
             )
+            self._n_inputs = int(data.X.shape[1])  # the network's input width
             epochs = 1 if incremental else self.max_epochs
             split = net.train_split if continuing else None
             if continuing and incremental:
@@ -444,7 +445,7 @@ class BaseAutoEncoder(
         check_is_fitted(self)
         table = summarize(
             self.net_.module_,
-            self.n_features_in_,
+            self._n_inputs,
             title=f"{type(self).__name__} ({type(self.net_.module_).__name__})",
             device=self.net_.device,
         )

@@ -68,7 +68,7 @@ def _first_tensor(output):
 
 @torch.no_grad()
 def summarize(module: nn.Module, n_features: int, *, title: str, device="cpu") -> ModelSummary:
-    """Run two zero samples through ``module`` and tabulate its layers.
+    """Run two zero samples of ``n_features`` through ``module`` and tabulate its layers.
 
     Every leaf module (and every module holding parameters of its own) is
     hooked; a layer run twice appears twice. The module runs in evaluation
