@@ -40,6 +40,7 @@ class ModuleAE(BaseAutoEncoder):
     tensors; the encoder returns a 2-D ``(n_samples, n_components)`` code.
     A module's own ``forward``, when it defines one, is what training calls;
     it may return a tuple whose first element is the reconstruction.
+    Define the classes at module level so that fitted estimators pickle.
 
     Parameters
     ----------
