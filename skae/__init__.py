@@ -7,6 +7,11 @@ PyTorch: ``fit``, ``transform`` (encode), ``inverse_transform`` (decode),
 
 from ._anomaly import AutoEncoderOutlierDetector
 from ._autoencoder import AutoEncoder
+from ._conv import ConvAE
+from ._custom import ModuleAE
+from ._sequence import SeqAE
+from ._sparse import SparseAE
+from ._summary import ModelSummary
 from ._vae import CVAE, VAE
 from .latent import (
     LatentGrid,
@@ -24,7 +29,12 @@ __all__ = [
     "VAE",
     "AutoEncoder",
     "AutoEncoderOutlierDetector",
+    "ConvAE",
     "LatentGrid",
+    "ModelSummary",
+    "ModuleAE",
+    "SeqAE",
+    "SparseAE",
     "__version__",
     "add_attribute_vector",
     "attribute_vector",

@@ -14,8 +14,13 @@ from .modules.dense import ACTIVATIONS, DenseAutoEncoderModule
 __all__ = ["AutoEncoder", "check_hidden_layer_sizes", "resolve_output_activation"]
 
 
-def check_hidden_layer_sizes(hidden_layer_sizes) -> tuple[int, ...]:
-    """Validate ``hidden_layer_sizes`` (an int or a sequence of positive ints)."""
+def check_hidden_layer_sizes(
+    hidden_layer_sizes, name="hidden_layer_sizes", example="(128, 64), or () for no hidden layer"
+) -> tuple[int, ...]:
+    """Validate ``hidden_layer_sizes`` (an int or a sequence of positive ints).
+
+    ``name`` and ``example`` are the parameter and the fix named in the error.
+    """
     sizes = (
         (hidden_layer_sizes,)
         if isinstance(hidden_layer_sizes, Integral)
@@ -23,8 +28,8 @@ def check_hidden_layer_sizes(hidden_layer_sizes) -> tuple[int, ...]:
     )
     if not all(isinstance(h, Integral) and not isinstance(h, bool) and h > 0 for h in sizes):
         raise ValueError(
-            f"hidden_layer_sizes must be a sequence of positive integers, got "
-            f"{hidden_layer_sizes!r}; use e.g. (128, 64), or () for no hidden layer."
+            f"{name} must be a sequence of positive integers, got "
+            f"{hidden_layer_sizes!r}; use e.g. {example}."
         )
     return tuple(int(h) for h in sizes)
 
@@ -167,11 +172,14 @@ class AutoEncoder(BaseAutoEncoder):
         check_hidden_layer_sizes(self.hidden_layer_sizes)
         resolve_output_activation(self.output_activation, target, self.loss)
 
+    # The torch module built by fit; a subclass may swap in a variant.
+    _module_class = DenseAutoEncoderModule
+
     def _build_module(self, n_features, target):
         self.output_activation_ = resolve_output_activation(
             self.output_activation, target, self.loss
         )
-        return DenseAutoEncoderModule(
+        return self._module_class(
             n_features,
             self.n_components,
             hidden_layer_sizes=check_hidden_layer_sizes(self.hidden_layer_sizes),

@@ -33,6 +33,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _engine
+from ._summary import summarize
 from .modules.losses import ReconstructionLoss, per_sample_error
 
 __all__ = ["BaseAutoEncoder", "sample_errors"]
@@ -282,6 +283,7 @@ class BaseAutoEncoder(
                 _engine.to_tensor(inputs, device),
                 None if inputs is X and target is None else _engine.to_tensor(clean, device),
             )
+            self._n_inputs = int(data.X.shape[1])  # the network's input width
             epochs = 1 if incremental else self.max_epochs
             split = net.train_split if continuing else None
             if continuing and incremental:
@@ -514,6 +516,33 @@ class BaseAutoEncoder(
             ``score_samples(X).mean()``.
         """
         return float(np.mean(self.score_samples(X)))
+
+    def summary(self, print_fn=print):
+        """Print and return a table of the network's layers, like Keras's ``model.summary()``.
+
+        Parameters
+        ----------
+        print_fn : callable or None, default=print
+            Called with the table's text; ``None`` only returns it.
+
+        Returns
+        -------
+        summary : ModelSummary
+            ``str(summary)`` is the table: every layer in the order a forward
+            pass runs it, its output shape (``None`` for the batch) and
+            parameter count, then the totals. ``summary.rows`` and
+            ``summary.total_params`` hold the numbers.
+        """
+        check_is_fitted(self)
+        table = summarize(
+            self.net_.module_,
+            self._n_inputs,
+            title=f"{type(self).__name__} ({type(self.net_.module_).__name__})",
+            device=self.net_.device,
+        )
+        if print_fn is not None:
+            print_fn(str(table))
+        return table
 
     # ------------------------------------------------------------------
     # sklearn plumbing

@@ -1,12 +1,14 @@
 """scikit-learn's own estimator checks over every public skae estimator."""
 
 import inspect
+from functools import partial
 
 from sklearn.base import BaseEstimator
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import skae
 from skae import AutoEncoder
+from skae.modules import DenseAutoEncoderModule
 
 # Parameters that keep each estimator fast under the checks (a few epochs);
 # anything not listed gets ``max_epochs=2`` when it has that parameter.
@@ -18,6 +20,21 @@ CHECK_PARAMS = {
         "estimator": AutoEncoder(
             n_components=2, hidden_layer_sizes=(8,), max_epochs=3, random_state=0
         ),
+    },
+    "ConvAE": {"channels": (4, 4), "max_epochs": 2, "random_state": 0},
+    "SparseAE": {
+        "n_components": 4,
+        "hidden_layer_sizes": (16,),
+        "max_epochs": 3,
+        "random_state": 0,
+    },
+    "SeqAE": {"n_components": 2, "hidden_size": 4, "max_epochs": 2, "random_state": 0},
+    # A class called with n_features and n_components, as a user's own module would be.
+    "ModuleAE": {
+        "module": partial(DenseAutoEncoderModule, hidden_layer_sizes=(8,)),
+        "n_components": 2,
+        "max_epochs": 3,
+        "random_state": 0,
     },
 }
 

@@ -6,16 +6,25 @@ and exposes ``encode``, ``decode`` and ``forward``, plus the attribute
 ``n_components`` (the width of the code).
 """
 
+from .conv import ConvAutoEncoderModule
+from .custom import UserAutoEncoderModule
 from .dense import MLP, DenseAutoEncoderModule, make_activation
-from .losses import ReconstructionLoss, VAELoss
+from .losses import ReconstructionLoss, SparseCodeLoss, VAELoss
+from .recurrent import RecurrentAutoEncoderModule
+from .sparse import SparseAutoEncoderModule
 from .variational import ConditionalVAEModule, GaussianHead, VAEModule, dense_vae_module
 
 __all__ = [
     "MLP",
     "ConditionalVAEModule",
+    "ConvAutoEncoderModule",
     "DenseAutoEncoderModule",
     "GaussianHead",
     "ReconstructionLoss",
+    "RecurrentAutoEncoderModule",
+    "SparseAutoEncoderModule",
+    "SparseCodeLoss",
+    "UserAutoEncoderModule",
     "VAELoss",
     "VAEModule",
     "dense_vae_module",

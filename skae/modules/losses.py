@@ -110,3 +110,43 @@ class VAELoss(ReconstructionLoss):
         kl = gaussian_kl(mu, logvar).mean()
         self.terms = {"kl": float(kl.detach()), "reconstruction": float(rec.detach())}
         return rec + self.beta * self.kl_weight * kl
+def kl_sparsity(code: torch.Tensor, target: float, eps: float = 1e-6) -> torch.Tensor:
+    """KL divergence of the mean code activations from ``target``, summed over units.
+
+    ``code`` holds activations in (0, 1) (a sigmoid code); each unit's mean
+    over the batch is treated as the probability of a Bernoulli variable.
+    """
+    rho_hat = code.mean(dim=0).clamp(eps, 1 - eps)
+    rho = torch.as_tensor(target, dtype=code.dtype, device=code.device)
+    kl = rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))
+    return kl.sum()
+
+
+class SparseCodeLoss(ReconstructionLoss):
+    """Reconstruction error plus sparsity penalties on the code.
+
+    The module's ``forward`` returns ``(reconstruction, code)``. The loss is
+    ``error + alpha * mean_batch(sum_units |code|) + sparsity_weight *
+    KL(sparsity_target || mean_batch(code))``.
+    """
+
+    def __init__(
+        self,
+        kind: str = "mse",
+        alpha: float = 0.0,
+        sparsity_target: float = 0.05,
+        sparsity_weight: float = 0.0,
+    ):
+        super().__init__(kind)
+        self.alpha = alpha
+        self.sparsity_target = sparsity_target
+        self.sparsity_weight = sparsity_weight
+
+    def forward(self, output, target):
+        loss = self.reconstruction(output, target)
+        code = output[1]
+        if self.alpha > 0:
+            loss = loss + self.alpha * code.abs().sum(dim=1).mean()
+        if self.sparsity_weight > 0:
+            loss = loss + self.sparsity_weight * kl_sparsity(code, self.sparsity_target)
+        return loss
