@@ -9,6 +9,8 @@ loss : {"mse", "bce", "mae"}, default="mse"
         cross-entropy) needs targets in [0, 1] and a sigmoid output.
     optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, default="adam"
         Optimizer; a class such as ``torch.optim.NAdam`` is used as is.
+        "adam" and "adamw" use torch's fused kernel on CPU and CUDA unless
+        ``optimizer_kwargs`` sets ``fused`` or ``foreach``.
     optimizer_kwargs : dict or None, default=None
         Extra keyword arguments for the optimizer, e.g. ``{"momentum": 0.9}``.
     lr : float, default=1e-3

@@ -420,3 +420,13 @@ def test_failed_refit_keeps_previous_fit(digits):
     with pytest.raises(ValueError, match="Training diverged"):
         ae.fit(X * 1e3)
     assert_array_equal(ae.transform(X), Z)
+
+
+def test_named_adam_is_fused_unless_told_otherwise(digits):
+    X, _ = digits
+    fused = AutoEncoder(**FAST).fit(X[:100])
+    assert fused.net_.optimizer_.defaults["fused"] is True
+    plain = AutoEncoder(optimizer_kwargs={"foreach": False}, **FAST).fit(X[:100])
+    assert not plain.net_.optimizer_.defaults["fused"]
+    # the fused kernel computes the same update up to float rounding
+    assert_allclose(fused.loss_curve_, plain.loss_curve_, rtol=1e-4)
