@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from sklearn.decomposition import PCA
 from sklearn.pipeline import make_pipeline
+from threadpoolctl import threadpool_limits
 
 from skae import AutoEncoder
 from skae.plotting import (
@@ -135,9 +136,10 @@ def test_latent_space_legend_and_points(ae2, digits):
 def test_latent_space_projects_wide_codes(projection, digits):
     X, y = digits
     pca = PCA(n_components=5, random_state=0).fit(X)
-    display = LatentSpaceDisplay.from_estimator(
-        pca, X[:60], y[:60], projection=projection, random_state=0
-    )
+    with threadpool_limits(limits=1):
+        display = LatentSpaceDisplay.from_estimator(
+            pca, X[:60], y[:60], projection=projection, random_state=0
+        )
     total = sum(len(s.get_offsets()) for s in display.scatters_)
     assert total == 60
     assert display.projection == projection
