@@ -17,9 +17,9 @@ import matplotlib
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 matplotlib.use("Agg")
-# The gallery runs every example during the build; a few epochs keep it quick.
+# The gallery runs every example during the build; fewer epochs keep it quick.
 # Set SKAE_EXAMPLE_EPOCHS yourself (e.g. to 100) for the full pictures.
-os.environ.setdefault("SKAE_EXAMPLE_EPOCHS", "10")
+os.environ.setdefault("SKAE_EXAMPLE_EPOCHS", "30")
 
 import skae  # noqa: E402
 

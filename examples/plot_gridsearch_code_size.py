@@ -45,7 +45,7 @@ for k in sizes:
     pca_error.append(np.mean(errors))
 
 ae_error = -search.cv_results_["mean_test_score"]
-fig, ax = plt.subplots(figsize=(5, 3.5))
+fig, ax = plt.subplots(figsize=(5, 3.5), layout="constrained")
 ax.plot(sizes, ae_error, "o-", label="autoencoder")
 ax.plot(sizes, pca_error, "s--", label="PCA")
 ax.set_xscale("log", base=2)

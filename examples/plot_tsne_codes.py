@@ -23,21 +23,19 @@ X, y = load_digits(return_X_y=True)
 X, y = X[:500] / 16.0, y[:500]
 
 # %%
-# A Pipeline: encode, then embed the codes with t-SNE.
+# A Pipeline: encode, then embed the codes with t-SNE. The same map from the
+# raw pixels is drawn beside it for comparison.
 pipe = make_pipeline(
     AutoEncoder(n_components=32, max_epochs=EPOCHS, random_state=0),
     TSNE(n_components=2, random_state=0),
 )
 embedding = pipe.fit_transform(X)
+raw = TSNE(n_components=2, random_state=0).fit_transform(X)
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), layout="constrained")
 LatentSpaceDisplay(embedding, y, projection="tsne").plot(ax=axes[0])
 axes[0].set_title("t-SNE of 32-D autoencoder codes")
 axes[0].get_legend().remove()
-
-# %%
-# The same map from the raw pixels, for comparison.
-raw = TSNE(n_components=2, random_state=0).fit_transform(X)
 LatentSpaceDisplay(raw, y, projection="tsne").plot(ax=axes[1])
 axes[1].set_title("t-SNE of the raw pixels")
 plt.show()

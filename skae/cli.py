@@ -171,11 +171,16 @@ class DemoContext:
 
 @dataclass
 class DemoStep:
-    """One step of the demo: ``run(context) -> list of summary lines``."""
+    """One step of the demo: ``run(context) -> list of summary lines``.
+
+    A step that ``needs_images`` (or ``needs_labels``) is left out when the
+    data are not images (or have no labels).
+    """
 
     name: str
     run: Callable[[DemoContext], list[str]]
     needs_images: bool = False
+    needs_labels: bool = False
 
 
 class _EpochProgress(Callback):
@@ -350,7 +355,9 @@ def run_demo(out, *, data=None, epochs=60, seed=0, progress=True, steps=None):
     started = time.perf_counter()
     summary = []
     for step in DEMO_STEPS if steps is None else steps:
-        if step.needs_images and ctx.image_shape is None:
+        if (step.needs_images and ctx.image_shape is None) or (
+            step.needs_labels and ctx.y_train is None
+        ):
             continue
         summary.extend(step.run(ctx))
     metrics = {

@@ -183,3 +183,32 @@ def _write(path, content):
 def _save(path, array):
     np.save(path, array)
     return path
+
+
+def test_steps_are_pluggable(tmp_path):
+    seen = []
+
+    def extra(ctx):
+        seen.append(ctx.X_train.shape)
+        ctx.metrics["extra"] = {"value": 1.5}
+        return ["extra step ran"]
+
+    steps = [
+        cli.DemoStep("extra", extra),
+        cli.DemoStep("labels only", lambda ctx: ["never"], needs_labels=True),
+    ]
+    data = tmp_path / "x.npy"
+    np.save(data, np.random.RandomState(0).uniform(size=(40, 5)))
+    summary = cli.run_demo(tmp_path / "o", data=data, steps=steps, progress=False)
+    assert summary == ["extra step ran"]
+    assert seen == [(30, 5)]
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert metrics["extra"] == {"value": 1.5}
+
+
+def test_output_folder_that_is_a_file(tmp_path, capsys):
+    target = tmp_path / "taken"
+    target.write_text("")
+    status, _, stderr = _run(capsys, "--out", str(target))
+    assert status == 1
+    assert "Cannot create the output folder" in stderr
