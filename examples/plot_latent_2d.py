@@ -30,13 +30,27 @@ X_train, X_test, y_train, y_test = train_test_split(
     X, y, test_size=0.25, random_state=0, stratify=y
 )
 
+# %%
+# Classification from the two numbers
+# ------------------------------------
+# The autoencoder is a transformer, so it goes into a Pipeline before a
+# classifier; PCA with two components is the linear baseline.
 ae = AutoEncoder(
     n_components=2,
     hidden_layer_sizes=(128, 64),
+    lr=3e-3,
+    batch_size=32,
     max_epochs=EPOCHS,
     validation_fraction=0.1,
     random_state=0,
-).fit(X_train)
+)
+for name, reducer in [("autoencoder", ae), ("PCA(2)", PCA(n_components=2))]:
+    clf = make_pipeline(reducer, KNeighborsClassifier(n_neighbors=5))
+    clf.fit(X_train, y_train)
+    print(f"5-NN accuracy on a 2-D {name} code: {clf.score(X_test, y_test):.3f}")
+
+# %%
+# The autoencoder, fitted inside the Pipeline, kept its loss curves.
 LossCurveDisplay.from_estimator(ae)
 
 # %%
@@ -44,16 +58,6 @@ LossCurveDisplay.from_estimator(ae)
 # -------------------------------------
 LatentSpaceDisplay.from_estimator(ae, X_test, y_test)
 plt.title("Test digits in the 2-D code")
-
-# %%
-# Classification from the two numbers
-# ------------------------------------
-# The autoencoder is a transformer, so it goes into a Pipeline before a
-# classifier; PCA with two components is the linear baseline.
-for name, reducer in [("autoencoder", ae), ("PCA(2)", PCA(n_components=2))]:
-    clf = make_pipeline(reducer, KNeighborsClassifier(n_neighbors=5))
-    clf.fit(X_train, y_train)
-    print(f"5-NN accuracy on a 2-D {name} code: {clf.score(X_test, y_test):.3f}")
 
 # %%
 # Decoding random points of the plane

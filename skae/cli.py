@@ -257,6 +257,8 @@ def step_latent_2d(ctx: DemoContext) -> list[str]:
     ae = AutoEncoder(
         n_components=2,
         hidden_layer_sizes=(128, 64),
+        lr=3e-3,
+        batch_size=32,
         **ctx.estimator_params("autoencoder (2-D code)"),
     ).fit(ctx.X_train)
     display = LatentSpaceDisplay.from_estimator(ae, ctx.X_test, ctx.y_test)

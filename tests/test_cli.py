@@ -55,7 +55,7 @@ def test_demo_on_digits_writes_pictures_and_metrics(tmp_path, capsys):
 
 def test_demo_default_epochs_beats_pca(tmp_path):
     # 60 epochs (the default): measured AE MSE 0.0096 vs PCA 0.0115 at 16-D,
-    # and kNN accuracy 0.80 vs 0.62 at 2-D.
+    # and kNN accuracy 0.864 vs 0.618 at 2-D (the 11.5 s run of the whole demo).
     cli.run_demo(tmp_path, progress=False)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     rec, latent = metrics["reconstruction"], metrics["latent_2d"]

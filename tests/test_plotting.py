@@ -7,6 +7,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.decomposition import PCA
 from sklearn.pipeline import make_pipeline
 from threadpoolctl import threadpool_limits
@@ -207,3 +209,27 @@ def test_given_axes_array_is_used():
     assert display.ax_[1, 1] is axes[1, 1]
     with pytest.raises(ValueError, match="holds 3 axes but the display needs 1 x 4"):
         SamplesDisplay(X, n_cols=4).plot(ax=np.array([axes[0, 0], axes[0, 1], axes[1, 0]]))
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    n=st.integers(1, 4),
+    channels=st.sampled_from([None, 1, 3]),
+    height=st.integers(1, 6),
+    width=st.integers(1, 6),
+    seed=st.integers(0, 2**16),
+)
+def test_each_image_shows_its_own_pixels(n, channels, height, width, seed):
+    shape = (height, width) if channels is None else (channels, height, width)
+    X = np.random.RandomState(seed).uniform(size=(n, int(np.prod(shape))))
+    display = SamplesDisplay(X, image_shape=shape, n_cols=n).plot()
+    try:
+        for image, flat in zip(display.images_[0], X, strict=True):
+            expected = flat.reshape(shape)
+            if channels is not None:
+                expected = np.moveaxis(expected, 0, -1)
+                if channels == 1:
+                    expected = expected[..., 0]
+            np.testing.assert_allclose(_shown(image), expected)
+    finally:
+        plt.close(display.figure_)
