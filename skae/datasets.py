@@ -90,7 +90,7 @@ def load_image_folder(path, *, size=(32, 32), grayscale=True, on_error="raise"):
     ...     (root / label).mkdir()
     ...     Image.fromarray(np.zeros((20, 30), np.uint8)).save(root / label / "a.png")
     >>> X, y = load_image_folder(root, size=(16, 16))
-    >>> X.shape, list(y)
+    >>> X.shape, y.tolist()
     ((2, 256), ['no', 'yes'])
     """
     from PIL import Image, UnidentifiedImageError

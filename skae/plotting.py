@@ -733,8 +733,9 @@ class LatentGridDisplay:
 
     Attributes
     ----------
-    mosaic_ : ndarray of shape (n_rows * H, n_cols * W[, C])
-        The tiled picture.
+    mosaic_ : ndarray of shape (n_rows * (H + p) - p, n_cols * (W + p) - p[, C])
+        The tiled picture, with ``p = padding`` pixels between images (NaN
+        for grey images, white for colour ones).
     image_ : matplotlib AxesImage
         The drawn picture.
     ax_ : matplotlib Axes
@@ -756,7 +757,7 @@ class LatentGridDisplay:
     >>> X = load_digits().data / 16
     >>> ae = AutoEncoder(n_components=2, max_epochs=3, random_state=0).fit(X)
     >>> LatentGridDisplay.from_estimator(ae, X, n_per_side=5).mosaic_.shape
-    (40, 40)
+    (44, 44)
     """
 
     def __init__(self, images, grid_x, grid_y, *, image_shape=None):
@@ -777,6 +778,7 @@ class LatentGridDisplay:
         image_shape=None,
         ax=None,
         cmap="gray",
+        padding=1,
     ):
         """Decode a grid of 2-D codes with ``estimator.inverse_transform``.
 
@@ -803,6 +805,8 @@ class LatentGridDisplay:
             Axes to draw on; a new figure when None.
         cmap : str, default="gray"
             Colour map of grey images.
+        padding : int, default=1
+            Pixels of background between neighbouring images.
 
         Returns
         -------
@@ -834,9 +838,9 @@ class LatentGridDisplay:
         images = np.asarray(estimator.inverse_transform(codes))
         shape = _resolve_image_shape(images.shape[1], image_shape, estimator)
         display = cls(images, grid_x, grid_y, image_shape=shape)
-        return display.plot(ax=ax, cmap=cmap)
+        return display.plot(ax=ax, cmap=cmap, padding=padding)
 
-    def plot(self, ax=None, *, cmap="gray"):
+    def plot(self, ax=None, *, cmap="gray", padding=1):
         """Draw the tiled picture.
 
         Parameters
@@ -845,6 +849,8 @@ class LatentGridDisplay:
             Axes to draw on; a new figure when None.
         cmap : str, default="gray"
             Colour map of grey images.
+        padding : int, default=1
+            Pixels of background between neighbouring images.
 
         Returns
         -------
@@ -863,13 +869,24 @@ class LatentGridDisplay:
         shape = _resolve_image_shape(flat.shape[1], self.image_shape)
         images = _as_images(flat, shape)
         h, w = images.shape[1:3]
-        tiles = images.reshape(n_rows, n_cols, *images.shape[1:])
-        # (rows, cols, h, w[, c]) -> (rows, h, cols, w[, c]) -> (rows*h, cols*w[, c])
-        mosaic = np.swapaxes(tiles, 1, 2).reshape(n_rows * h, n_cols * w, *images.shape[3:])
+        p = int(padding)
+        if p < 0:
+            raise ValueError(f"padding must be a non-negative int, got {padding!r}.")
+        # Tiles separated by ``p`` pixels of NaN (drawn as the background) for
+        # grey images, of white for colour ones.
+        fill = np.nan if images.ndim == 3 else 1.0
+        mosaic = np.full(
+            (n_rows * (h + p) - p, n_cols * (w + p) - p, *images.shape[3:]),
+            fill,
+            dtype=np.result_type(images.dtype, np.float32),
+        )
+        for k, image in enumerate(images):
+            i, j = divmod(k, n_cols)
+            mosaic[i * (h + p) : i * (h + p) + h, j * (w + p) : j * (w + p) + w] = image
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 6))
-        step_x = (grid_x[-1] - grid_x[0]) / max(n_cols - 1, 1) if n_cols > 1 else 1.0
-        step_y = (grid_y[0] - grid_y[-1]) / max(n_rows - 1, 1) if n_rows > 1 else 1.0
+        step_x = (grid_x[-1] - grid_x[0]) / (n_cols - 1) if n_cols > 1 else 1.0
+        step_y = (grid_y[0] - grid_y[-1]) / (n_rows - 1) if n_rows > 1 else 1.0
         extent = (
             grid_x[0] - step_x / 2,
             grid_x[-1] + step_x / 2,
@@ -880,7 +897,8 @@ class LatentGridDisplay:
         self.image_ = ax.imshow(
             _prepare_rgb(mosaic),
             extent=extent,
-            aspect="auto",
+            # square pixels: one tile is (h + p) by (w + p) pixels
+            aspect=abs(step_x / step_y) * (h + p) / (w + p) if step_y else "auto",
             interpolation="nearest",
             **_image_kwargs(images, cmap),
         )

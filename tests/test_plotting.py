@@ -162,12 +162,16 @@ def test_latent_space_without_labels_and_errors(ae2, digits):
 def test_latent_grid_decodes_through_inverse_transform(ae2, digits):
     X, _ = digits
     display = LatentGridDisplay.from_estimator(ae2, X[:400], n_per_side=4)
-    assert display.mosaic_.shape == (32, 32)
-    np.testing.assert_allclose(_shown(display.image_), display.mosaic_)
+    assert display.mosaic_.shape == (4 * 9 - 1, 4 * 9 - 1)  # 8x8 tiles, 1 pixel apart
+    shown = np.ma.filled(_shown(display.image_), np.nan)
+    np.testing.assert_array_equal(shown, display.mosaic_)
+    assert np.isnan(display.mosaic_[8, :]).all() and np.isnan(display.mosaic_[:, 17]).all()
     # tile (row 1, col 2) is the decoding of (grid_x[2], grid_y[1])
     code = np.array([[display.grid_x[2], display.grid_y[1]]])
     tile = ae2.inverse_transform(code).reshape(8, 8)
-    np.testing.assert_allclose(display.mosaic_[8:16, 16:24], tile, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(display.mosaic_[9:17, 18:26], tile, rtol=1e-5, atol=1e-6)
+    unpadded = LatentGridDisplay(display.images, display.grid_x, display.grid_y).plot(padding=0)
+    np.testing.assert_array_equal(unpadded.mosaic_[8:16, 16:24], display.mosaic_[9:17, 18:26])
     assert display.grid_y[0] > display.grid_y[-1]  # top row = highest code 2
 
 
