@@ -1,0 +1,458 @@
+"""The ``skae`` command: ``skae demo`` trains on the bundled digits and shows the result.
+
+The demo is a list of small steps (:data:`DEMO_STEPS`). Each step receives
+the shared :class:`DemoContext` (data, options, output folder), writes its
+figures into the output folder, records its numbers under its own key of
+``metrics.json`` and returns the lines it adds to the printed summary. A new
+step is a function plus one entry in the list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from skorch.callbacks import Callback
+from tqdm.auto import tqdm
+
+__all__ = ["DEMO_STEPS", "DataError", "DemoContext", "DemoStep", "load_data", "main", "run_demo"]
+
+
+class DataError(ValueError):
+    """The data given to the demo cannot be used; the message says why."""
+
+
+# ----------------------------------------------------------------------
+# Data
+# ----------------------------------------------------------------------
+def _load_digits():
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    return (data.data / 16.0).astype(np.float32), data.target, (8, 8), "bundled digits"
+
+
+def _load_array_file(path: Path):
+    if path.suffix.lower() == ".npy":
+        try:
+            X = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise DataError(f"Cannot read {str(path)!r} as a .npy array: {exc}") from None
+    else:
+        try:
+            X = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
+        except ValueError:
+            try:  # one header row
+                X = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2, skiprows=1)
+            except ValueError as exc:
+                raise DataError(
+                    f"Cannot read {str(path)!r} as a numeric CSV (one sample per row, "
+                    f"comma-separated, at most one header row): {exc}"
+                ) from None
+    if not np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_:
+        raise DataError(f"{str(path)!r} holds {X.dtype} values; numeric data are needed.")
+    image_shape = None
+    if X.ndim == 3:  # (n, H, W) grey images
+        image_shape = X.shape[1:]
+    elif X.ndim == 4 and X.shape[-1] in (1, 3, 4):  # (n, H, W, C)
+        X = np.moveaxis(X, -1, 1)
+        image_shape = X.shape[1:]
+    elif X.ndim == 4:  # (n, C, H, W)
+        image_shape = X.shape[1:]
+    elif X.ndim != 2:
+        raise DataError(
+            f"{str(path)!r} holds an array of shape {X.shape}; expected (n_samples, "
+            "n_features) or a stack of images (n, H, W) / (n, H, W, C)."
+        )
+    return X.reshape(len(X), -1), None, image_shape, str(path)
+
+
+def load_data(path):
+    """Load the demo's data: the bundled digits when ``path`` is None.
+
+    Parameters
+    ----------
+    path : str, path-like or None
+        A ``.npy`` array, a numeric ``.csv`` or a folder of images (one
+        subfolder per class, read by :func:`skae.datasets.load_image_folder`).
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features), float32 in [0, 1]
+        The data; scaled into [0, 1] (each feature by its range) when they
+        were not in it already.
+    y : ndarray of shape (n_samples,) or None
+        Labels, when the source has them.
+    image_shape : tuple or None
+        Shape of one image, when the data are images.
+    source : str
+        What was loaded, for the report.
+
+    Raises
+    ------
+    DataError
+        When the path does not exist or its data cannot be used.
+    """
+    if path is None:
+        return _load_digits()
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{str(path)!r} does not exist.")
+    if path.is_dir():
+        from .datasets import load_image_folder
+
+        try:
+            X, y = load_image_folder(path, size=(28, 28), grayscale=True, on_error="raise")
+        except (OSError, ValueError) as exc:
+            raise DataError(str(exc)) from None
+        X, y, image_shape, source = X, y, (28, 28), str(path)
+    elif path.suffix.lower() in (".npy", ".csv"):
+        X, y, image_shape, source = _load_array_file(path)
+    else:
+        raise DataError(
+            f"{str(path)!r} is neither a .npy file, a .csv file nor a folder of images."
+        )
+    X = np.asarray(X, dtype=np.float64)
+    if len(X) < 20:
+        raise DataError(f"{source!r} holds {len(X)} samples; the demo needs at least 20.")
+    if X.shape[1] < 2:
+        raise DataError(f"{source!r} holds {X.shape[1]} feature(s); the demo needs at least 2.")
+    if not np.all(np.isfinite(X)):
+        raise DataError(f"{source!r} contains NaN or infinite values.")
+    if X.min() < 0 or X.max() > 1:
+        lo, span = X.min(axis=0), np.ptp(X, axis=0)
+        X = (X - lo) / np.where(span > 0, span, 1.0)
+    return X.astype(np.float32), y, image_shape, source
+
+
+# ----------------------------------------------------------------------
+# Demo machinery
+# ----------------------------------------------------------------------
+@dataclass
+class DemoContext:
+    """What every demo step sees: data, options, output folder and results so far."""
+
+    out: Path
+    X_train: np.ndarray
+    X_test: np.ndarray
+    y_train: np.ndarray | None
+    y_test: np.ndarray | None
+    image_shape: tuple | None
+    epochs: int
+    seed: int
+    progress: bool = True
+    metrics: dict = field(default_factory=dict)
+    files: list = field(default_factory=list)
+
+    def estimator_params(self, description):
+        """Training parameters shared by every demo model."""
+        return {
+            "max_epochs": self.epochs,
+            "random_state": self.seed,
+            "callbacks": [_EpochProgress(description, self.epochs)] if self.progress else None,
+        }
+
+    def save(self, display, name):
+        """Save a display's figure as ``name`` in the output folder and close it."""
+        import matplotlib.pyplot as plt
+
+        path = self.out / name
+        display.figure_.savefig(path, dpi=110, bbox_inches="tight")
+        plt.close(display.figure_)
+        self.files.append(name)
+        return path
+
+
+@dataclass
+class DemoStep:
+    """One step of the demo: ``run(context) -> list of summary lines``.
+
+    A step that ``needs_images`` (or ``needs_labels``) is left out when the
+    data are not images (or have no labels).
+    """
+
+    name: str
+    run: Callable[[DemoContext], list[str]]
+    needs_images: bool = False
+    needs_labels: bool = False
+
+
+class _EpochProgress(Callback):
+    """A tqdm bar advancing once per epoch, showing the training loss."""
+
+    def __init__(self, description, total):
+        self.description = description
+        self.total = total
+
+    def on_train_begin(self, net, **kwargs):
+        self.bar_ = tqdm(total=self.total, desc=self.description, unit="epoch", leave=True)
+
+    def on_epoch_end(self, net, **kwargs):
+        self.bar_.set_postfix(loss=f"{net.history[-1, 'train_loss']:.4f}", refresh=False)
+        self.bar_.update(1)
+
+    def on_train_end(self, net, **kwargs):
+        self.bar_.close()
+
+
+def _mse(A, B):
+    return float(np.mean(np.square(np.asarray(A, dtype=np.float64) - B)))
+
+
+# ----------------------------------------------------------------------
+# Steps
+# ----------------------------------------------------------------------
+def _code_size(n_features):
+    return int(min(16, max(2, n_features // 4)))
+
+
+def step_reconstruction(ctx: DemoContext) -> list[str]:
+    """Train an autoencoder; compare its test reconstruction error with PCA's."""
+    from sklearn.decomposition import PCA
+
+    from . import AutoEncoder
+    from .plotting import LossCurveDisplay, ReconstructionDisplay
+
+    k = _code_size(ctx.X_train.shape[1])
+    ae = AutoEncoder(
+        n_components=k,
+        hidden_layer_sizes=(128,),
+        validation_fraction=0.1,
+        **ctx.estimator_params(f"autoencoder ({k}-D code)"),
+    ).fit(ctx.X_train)
+    ae_mse = _mse(ae.reconstruct(ctx.X_test), ctx.X_test)
+    pca = PCA(n_components=k, random_state=ctx.seed).fit(ctx.X_train)
+    pca_mse = _mse(pca.inverse_transform(pca.transform(ctx.X_test)), ctx.X_test)
+    ctx.metrics["reconstruction"] = {
+        "n_components": k,
+        "autoencoder_test_mse": ae_mse,
+        "pca_test_mse": pca_mse,
+        "mse_ratio_autoencoder_to_pca": ae_mse / pca_mse if pca_mse > 0 else None,
+        "epochs": ae.n_iter_,
+    }
+    ctx.save(LossCurveDisplay.from_estimator(ae), "loss_curve.png")
+    if ctx.image_shape is not None:
+        display = ReconstructionDisplay.from_estimator(
+            ae, ctx.X_test, n_images=10, image_shape=ctx.image_shape
+        )
+        display.figure_.suptitle(f"Test images and their reconstructions ({k}-D code)")
+        ctx.save(display, "reconstructions.png")
+    return [f"test reconstruction MSE, {k}-D code: autoencoder {ae_mse:.4f} vs PCA {pca_mse:.4f}"]
+
+
+def step_latent_2d(ctx: DemoContext) -> list[str]:
+    """Train a 2-D autoencoder: latent scatter, latent grid, kNN accuracy vs PCA(2)."""
+    from sklearn.decomposition import PCA
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from . import AutoEncoder
+    from .plotting import LatentGridDisplay, LatentSpaceDisplay
+
+    ae = AutoEncoder(
+        n_components=2,
+        hidden_layer_sizes=(128, 64),
+        lr=3e-3,
+        batch_size=32,
+        **ctx.estimator_params("autoencoder (2-D code)"),
+    ).fit(ctx.X_train)
+    display = LatentSpaceDisplay.from_estimator(ae, ctx.X_test, ctx.y_test)
+    display.ax_.set_title("Test data in the 2-D code space")
+    ctx.save(display, "latent_scatter.png")
+    if ctx.image_shape is not None:
+        grid = LatentGridDisplay.from_estimator(
+            ae, ctx.X_train, n_per_side=15, image_shape=ctx.image_shape
+        )
+        grid.ax_.set_title("Decoded grid over the 2-D code space")
+        ctx.save(grid, "latent_grid.png")
+    result = {"n_components": 2}
+    lines = []
+    if ctx.y_train is not None:
+        pca = PCA(n_components=2, random_state=ctx.seed).fit(ctx.X_train)
+        scores = {}
+        for name, Z_train, Z_test in (
+            ("autoencoder", ae.transform(ctx.X_train), ae.transform(ctx.X_test)),
+            ("pca", pca.transform(ctx.X_train), pca.transform(ctx.X_test)),
+        ):
+            knn = KNeighborsClassifier(n_neighbors=5).fit(Z_train, ctx.y_train)
+            scores[name] = float(knn.score(Z_test, ctx.y_test))
+        result["knn_accuracy_autoencoder"] = scores["autoencoder"]
+        result["knn_accuracy_pca"] = scores["pca"]
+        lines.append(
+            f"kNN accuracy on a 2-D code: autoencoder {scores['autoencoder']:.3f} "
+            f"vs PCA(2) {scores['pca']:.3f}"
+        )
+    ctx.metrics["latent_2d"] = result
+    return lines
+
+
+#: The demo's steps, run in order. Add a step with ``DEMO_STEPS.append(DemoStep(...))``.
+DEMO_STEPS: list[DemoStep] = [
+    DemoStep("reconstruction", step_reconstruction),
+    DemoStep("latent_2d", step_latent_2d),
+]
+
+
+def run_demo(out, *, data=None, epochs=60, seed=0, progress=True, steps=None):
+    """Run the demo and write its figures and ``metrics.json`` into ``out``.
+
+    Parameters
+    ----------
+    out : str or path-like
+        Output folder, created when missing.
+    data : str, path-like or None, default=None
+        The user's data (see :func:`load_data`); the bundled digits when None.
+    epochs : int, default=60
+        Training epochs of each model.
+    seed : int, default=0
+        Seeds the split and every model.
+    progress : bool, default=True
+        Show a progress bar per model.
+    steps : list of DemoStep or None, default=None
+        The steps to run; :data:`DEMO_STEPS` when None.
+
+    Returns
+    -------
+    summary : list of str
+        The summary lines, also stored in ``metrics.json``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sklearn.model_selection import train_test_split
+
+    X, y, image_shape, source = load_data(data)
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"Cannot create the output folder {str(out)!r}: {exc}") from None
+    stratify = None
+    if y is not None:
+        _, counts = np.unique(y, return_counts=True)
+        stratify = y if counts.min() >= 2 else None
+    if y is None:
+        X_train, X_test = train_test_split(X, test_size=0.25, random_state=seed)
+        y_train = y_test = None
+    else:
+        X_train, X_test, y_train, y_test = train_test_split(
+            X, y, test_size=0.25, random_state=seed, stratify=stratify
+        )
+    ctx = DemoContext(
+        out=out,
+        X_train=X_train,
+        X_test=X_test,
+        y_train=y_train,
+        y_test=y_test,
+        image_shape=None if image_shape is None else tuple(int(s) for s in image_shape),
+        epochs=epochs,
+        seed=seed,
+        progress=progress,
+    )
+    started = time.perf_counter()
+    summary = []
+    for step in DEMO_STEPS if steps is None else steps:
+        if (step.needs_images and ctx.image_shape is None) or (
+            step.needs_labels and ctx.y_train is None
+        ):
+            continue
+        summary.extend(step.run(ctx))
+    metrics = {
+        "data": {
+            "source": source,
+            "n_train": len(X_train),
+            "n_test": len(X_test),
+            "n_features": int(X.shape[1]),
+            "image_shape": None if ctx.image_shape is None else list(ctx.image_shape),
+            "labelled": y is not None,
+        },
+        "settings": {"epochs": epochs, "seed": seed},
+        **ctx.metrics,
+        "seconds": round(time.perf_counter() - started, 2),
+        "files": [*ctx.files, "metrics.json"],
+    }
+    with open(out / "metrics.json", "w", encoding="utf-8") as fh:
+        json.dump(metrics, fh, indent=2)
+    return summary
+
+
+# ----------------------------------------------------------------------
+# Command line
+# ----------------------------------------------------------------------
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _parser():
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="skae", description="Autoencoders as scikit-learn estimators."
+    )
+    parser.add_argument("--version", action="version", version=f"skae {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    demo = commands.add_parser(
+        "demo",
+        help="train autoencoders on the bundled digits (or your data) and save pictures",
+        description=(
+            "Train autoencoders on the bundled digits (or on --data) and write loss "
+            "curves, reconstructions, the 2-D code space and metrics.json into --out."
+        ),
+    )
+    demo.add_argument("--out", default="skae_demo", help="output folder (default: ./skae_demo)")
+    demo.add_argument(
+        "--epochs", type=_positive_int, default=60, help="training epochs per model (default: 60)"
+    )
+    demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    demo.add_argument(
+        "--data",
+        default=None,
+        metavar="PATH",
+        help="your data: a .npy array, a numeric .csv, or a folder of images with one "
+        "subfolder per class (default: the bundled digits)",
+    )
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser
+
+
+def main(argv=None):
+    """Entry point of the ``skae`` command; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command != "demo":
+        parser.print_help()
+        return 0 if args.command is None else 2
+    try:
+        summary = run_demo(
+            args.out,
+            data=args.data,
+            epochs=args.epochs,
+            seed=args.seed,
+            progress=not args.quiet,
+        )
+    except (DataError, OSError) as exc:
+        print(f"skae demo: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("skae demo: interrupted", file=sys.stderr)
+        return 130
+    out = Path(args.out).resolve()
+    print(f"skae demo: results written to {out}")
+    for line in summary:
+        print(f"  {line}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
