@@ -201,9 +201,18 @@ def test_samples_display_calls_sample():
         np.testing.assert_allclose(_shown(image), flat.reshape(4, 4))
 
 
-def test_samples_display_needs_sample(ae2):
+def test_samples_display_needs_sample(digits):
     with pytest.raises(TypeError, match="no sample method"):
-        SamplesDisplay.from_estimator(ae2, 4)
+        SamplesDisplay.from_estimator(PCA(2).fit(digits[0]), 4)
+
+
+def test_samples_display_shows_the_estimators_samples(ae2):
+    display = SamplesDisplay.from_estimator(ae2, 6, random_state=3, n_cols=3)
+    expected = ae2.sample(6, random_state=3)
+    shown = [ax.get_images()[0].get_array() for ax in display.ax_.ravel()]
+    assert len(shown) == 6
+    for image, sample in zip(shown, expected):
+        np.testing.assert_allclose(np.asarray(image), sample.reshape(8, 8), rtol=1e-6)
 
 
 def test_given_axes_array_is_used():
