@@ -260,8 +260,8 @@ default="gaussian"
 class NoisyArray(np.ndarray):
     """A corrupted array that remembers its clean source and its recipe.
 
-    To NumPy and to any estimator it is the noisy array itself; arithmetic
-    and ufuncs return plain arrays. Indexing (``X[idx]``, as in
+    To NumPy and to any estimator it is the noisy array itself; arithmetic,
+    ufuncs and transposes return plain arrays. Indexing (``X[idx]``, as in
     cross-validation splits) slices ``clean`` in step. It survives pickling
     and ``copy.deepcopy``. A skae autoencoder that receives one learns noisy
     -> clean and scores against ``clean``.
@@ -305,6 +305,16 @@ class NoisyArray(np.ndarray):
             clean = None if self.clean is None else self.clean[key]
             out.clean = clean if clean is not None and clean.shape == out.shape else None
         return out
+
+    def transpose(self, *axes):
+        return self.view(np.ndarray).transpose(*axes)
+
+    def swapaxes(self, axis1, axis2):
+        return self.view(np.ndarray).swapaxes(axis1, axis2)
+
+    @property
+    def T(self):
+        return self.view(np.ndarray).T
 
     def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
         inputs = tuple(_plain(x) for x in inputs)
@@ -368,7 +378,7 @@ def split_noisy(X):
     cut from a larger one gets the matching rows of the clean frame, by index.
     """
     if isinstance(X, NoisyArray):
-        if X.clean is None:
+        if X.clean is None or X.clean.shape != X.shape:
             return X.view(np.ndarray), None, None
         return X.view(np.ndarray), X.clean, X.recipe
     attrs = getattr(X, "attrs", None)
