@@ -215,7 +215,8 @@ class NoiseRecipe:
         """Corrupt a NumPy array; float32 stays float32, anything else becomes float64."""
         X = np.asarray(X)
         dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
-        x = torch.from_numpy(np.array(X, dtype=dtype, order="C", copy=True))
+        # corrupt() never writes into its input: copy only when torch needs it
+        x = torch.from_numpy(np.require(X, dtype=dtype, requirements=["C", "W"]))
         return self(x, generator=make_generator(random_state)).numpy()
 
 
