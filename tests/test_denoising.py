@@ -84,14 +84,16 @@ def test_dae_beats_noisy_input_and_pca_at_gaussian_04(digits_split):
 
 def test_dae_score_corrupts_clean_data_under_fixed_seed(digits):
     X = digits[0][:300]
-    dae = DenoisingAE(8, noise="masking", noise_level=0.3, **FAST).fit(X)
+    params = dict(FAST, max_epochs=30)
+    dae = DenoisingAE(8, noise="masking", noise_level=0.3, **params).fit(X)
     assert dae.noise_ == NoiseRecipe("masking", 0.3)
     noisy = add_noise(X, "masking", 0.3, random_state=SCORE_SEED)
     expected = -np.mean(np.square(dae.denoise(noisy) - X))
     assert dae.score(X) == pytest.approx(expected, rel=1e-6)
     assert dae.score(X) == dae.score(X)
     # denoising is harder than reconstructing the clean input
-    assert dae.score(X) < AutoEncoder(8, **FAST).fit(X).score(X)
+    # (measured: -0.061 against -0.049)
+    assert dae.score(X) < AutoEncoder(8, **params).fit(X).score(X) - 0.005
 
 
 def test_no_corruption_at_inference(digits):
@@ -162,9 +164,10 @@ def test_pipeline_trained_dae_matches_dae_with_own_noise(digits_split):
     assert pipe["dae"].noise_ == own.noise_
     psnr_pipe = psnr(pipe["dae"].denoise(noisy), X_test)
     psnr_own = psnr(own.denoise(noisy), X_test)
-    # measured: both 14.38 dB (the same recipe redrawn under the same seed)
+    # measured: both 13.98 dB (the same recipe redrawn under the same seed);
+    # the noisy input is at 10.71 dB
     assert abs(psnr_pipe - psnr_own) < 0.1
-    assert psnr_pipe > psnr(noisy, X_test) + 3
+    assert psnr_pipe > psnr(noisy, X_test) + 2.5
 
 
 def test_pipeline_dae_redraws_fresh_noise_from_the_recipe(digits):
@@ -202,7 +205,8 @@ def test_any_autoencoder_learns_noisy_to_clean_in_a_pipeline(digits_split):
 
 def test_grid_search_ranks_by_denoising_quality(digits):
     X = digits[0][:600]
-    pipe = Pipeline([("noise", gaussian(random_state=0)), ("dae", DenoisingAE(**FAST))])
+    dae = DenoisingAE(**dict(FAST, max_epochs=30))
+    pipe = Pipeline([("noise", gaussian(random_state=0)), ("dae", dae)])
     search = GridSearchCV(pipe, {"dae__n_components": [1, 24]}, cv=3).fit(X)
     assert search.best_params_ == {"dae__n_components": 24}
     # the pipeline's score compares the denoised noisy data with the clean data
@@ -210,7 +214,8 @@ def test_grid_search_ranks_by_denoising_quality(digits):
     expected = -np.mean(np.square(best.predict(X) - X))
     assert best.score(X) == pytest.approx(expected, rel=1e-6)
     scores = search.cv_results_["mean_test_score"]
-    assert scores[1] > scores[0]
+    # measured: -0.0726 for 1 component, -0.0564 for 24
+    assert scores[1] > scores[0] + 0.01
 
 
 def test_pca_and_tsne_get_plain_noisy_arrays(digits):
