@@ -32,6 +32,9 @@ class NoiseAugmenter(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     ``DataFrame.attrs``. Other containers (polars) do not carry the clean
     source.
 
+    Image data may also be given as an N-D array ``(n_samples, H, W)`` or
+    ``(n_samples, C, H, W)``, for image autoencoders that accept it.
+
     Parameters
     ----------
     kind : {"gaussian", "salt_and_pepper", "masking", "speckle", "uniform"}, \
@@ -121,7 +124,7 @@ default="gaussian"
             The fitted transformer.
         """
         self._recipe()
-        validate_data(self, X, reset=True)
+        validate_data(self, X, reset=True, allow_nd=True)
         return self
 
     def transform(self, X):
@@ -140,7 +143,9 @@ default="gaussian"
             output is set.
         """
         check_is_fitted(self)
-        X_checked = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], copy=True)
+        X_checked = validate_data(
+            self, X, reset=False, dtype=[np.float64, np.float32], copy=True, allow_nd=True
+        )
         recipe = self._recipe()
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         noisy = recipe.apply(X_checked, random_state=int(seed))

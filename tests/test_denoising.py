@@ -43,6 +43,14 @@ def test_augmenter_output_remembers_clean_source(digits):
     assert out.min() >= 0 and out.max() <= 1 and not np.array_equal(out, X)
 
 
+def test_augmenter_keeps_image_arrays(digits):
+    images = digits[0][:20].reshape(20, 8, 8)
+    out = gaussian(random_state=0).fit_transform(images)
+    assert out.shape == (20, 8, 8)
+    np.testing.assert_array_equal(out.clean, images)
+    np.testing.assert_array_equal(out[3:5].clean, images[3:5])
+
+
 def test_augmenter_seeding_across_calls(digits):
     X = digits[0][:50]
     fixed = gaussian(random_state=0).fit(X)
