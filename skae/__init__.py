@@ -6,9 +6,11 @@ PyTorch: ``fit``, ``transform`` (encode), ``inverse_transform`` (decode),
 """
 
 from ._anomaly import AutoEncoderOutlierDetector
+from ._augment import NoiseAugmenter
 from ._autoencoder import AutoEncoder
 from ._conv import ConvAE
 from ._custom import ModuleAE
+from ._denoising import DenoisingAE
 from ._sequence import SeqAE
 from ._sparse import SparseAE
 from ._summary import ModelSummary
@@ -21,6 +23,7 @@ from .latent import (
     latent_grid,
     sample_latent,
 )
+from .noise import add_noise
 
 __version__ = "0.1.0"
 
@@ -30,13 +33,16 @@ __all__ = [
     "AutoEncoder",
     "AutoEncoderOutlierDetector",
     "ConvAE",
+    "DenoisingAE",
     "LatentGrid",
     "ModelSummary",
     "ModuleAE",
+    "NoiseAugmenter",
     "SeqAE",
     "SparseAE",
     "__version__",
     "add_attribute_vector",
+    "add_noise",
     "attribute_vector",
     "interpolate",
     "latent_grid",

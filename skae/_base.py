@@ -35,6 +35,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from . import _engine
 from ._summary import summarize
 from .modules.losses import ReconstructionLoss, per_sample_error
+from .noise import split_noisy
 
 __all__ = ["BaseAutoEncoder", "sample_errors"]
 
@@ -166,8 +167,14 @@ class BaseAutoEncoder(
         return X
 
     def _split_target(self, X):
-        """Return ``(input, target)``; target ``None`` means the input itself."""
-        return X, None
+        """Return ``(input, target)``; target ``None`` means the input itself.
+
+        Data from :class:`~skae.NoiseAugmenter` (a :class:`~skae.noise.NoisyArray`
+        or its pandas form) gives its noisy values and its clean source, so
+        every autoencoder learns noisy -> clean and scores against clean.
+        """
+        X, clean, _ = split_noisy(X)
+        return X, clean
 
     def _training_corruption(self):
         """Return a callable corrupting training batches, or ``None``."""
@@ -270,6 +277,7 @@ class BaseAutoEncoder(
             self._check_data(X, X if target is None else target)
             if continuing:
                 net, seed = self.net_, self._seed
+                net.corrupt = self._training_corruption()
                 device = torch.device(net.device)
                 epochs_done = len(net.history)
             else:
@@ -321,8 +329,9 @@ class BaseAutoEncoder(
         fraction = self.validation_fraction
         if fraction is None and self.early_stopping:
             fraction = 0.1
+        corrupt = self._training_corruption()
         if fraction is not None and not incremental:
-            validation = _engine.HoldOutSplit(fraction, seed)
+            validation = _engine.HoldOutSplit(fraction, seed, corrupt=corrupt)
         callbacks = [*copy.deepcopy(self.callbacks or []), *self._training_callbacks()]
         n_features = X.shape[1]
         target_values = X if target is None else target
@@ -345,7 +354,7 @@ class BaseAutoEncoder(
                 callbacks=callbacks,
                 verbose=self.verbose,
                 device=device,
-                corrupt=self._training_corruption(),
+                corrupt=corrupt,
             )
 
         return factory

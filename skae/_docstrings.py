@@ -3,6 +3,24 @@
 from __future__ import annotations
 
 _FRAGMENTS = {
+    "dense_parameters": """\
+n_components : int, default=8
+        Size of the code.
+    hidden_layer_sizes : int or tuple of int, default=(128,)
+        Widths of the encoder's hidden layers; the decoder uses them in
+        reverse. ``()`` gives the one-layer model of the classic labs.
+    activation : str, default="relu"
+        Hidden activation: "relu", "leaky_relu", "elu", "selu", "gelu",
+        "tanh", "sigmoid", "softplus" or "linear".
+    code_activation : str, default="linear"
+        Activation of the code layer, e.g. "tanh" for a bounded 2-D code.
+    output_activation : str, default="auto"
+        Activation of the output; "auto" picks "sigmoid" when the training
+        data lie in [0, 1] (images) and "linear" otherwise.
+    dropout : float, default=0.0
+        Dropout after each hidden layer.
+    input_dropout : float, default=0.0
+        Dropout on the input itself (a light denoising regulariser).""",
     "training_parameters": """\
 loss : {"mse", "bce", "mae"}, default="mse"
         Reconstruction loss minimised in training. ``"bce"`` (binary

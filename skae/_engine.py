@@ -165,12 +165,22 @@ class HoldOutSplit:
 
     ``validation`` may instead be a ready :class:`TensorPair` (data given by
     the user), in which case all of the training data is used for training.
+    ``corrupt``, when given, corrupts the held-out input once, under
+    ``seed``, so that the validation loss measures what training optimises
+    (denoising) on the same corrupted data at every epoch.
     """
 
-    def __init__(self, fraction: float | None, seed: int, validation: TensorPair | None = None):
+    def __init__(
+        self,
+        fraction: float | None,
+        seed: int,
+        validation: TensorPair | None = None,
+        corrupt: Callable | None = None,
+    ):
         self.fraction = fraction
         self.seed = seed
         self.validation = validation
+        self.corrupt = corrupt
 
     def __call__(self, dataset: TensorPair, y=None, **fit_params):
         if self.validation is not None:
@@ -185,7 +195,11 @@ class HoldOutSplit:
             )
         order = np.random.RandomState(self.seed).permutation(n)
         order = torch.from_numpy(order).to(dataset.X.device)
-        return dataset.subset(order[n_valid:]), dataset.subset(order[:n_valid])
+        valid = dataset.subset(order[:n_valid])
+        if self.corrupt is not None:
+            with seeded(self.seed, valid.X.device):
+                valid = TensorPair(self.corrupt(valid.X), valid.target)
+        return dataset.subset(order[n_valid:]), valid
 
 
 class ValidationEarlyStopping(EarlyStopping):

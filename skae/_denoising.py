@@ -1,0 +1,249 @@
+"""Denoising autoencoders: any skae backbone trained to map corrupted data to clean."""
+
+from __future__ import annotations
+
+from numbers import Real
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ._augment import NoiseAugmenter
+from ._autoencoder import AutoEncoder
+from ._base import _rollback_on_error
+from ._docstrings import fill_doc
+from .noise import FRACTION_KINDS, KINDS, NoiseRecipe, split_noisy
+
+__all__ = ["DenoisingAE", "DenoisingMixin"]
+
+# Seed of the corruption drawn by ``score``: the same for every estimator, so
+# that all candidates of a grid search are scored on identical noise.
+SCORE_SEED = 0
+
+
+class DenoisingMixin:
+    """Denoising behaviour for any skae autoencoder family.
+
+    Mix it in before the family and add ``noise`` and ``noise_level`` to the
+    family's parameters::
+
+        class ConvDenoisingAE(DenoisingMixin, ConvAE):
+            _parameter_constraints = {
+                **ConvAE._parameter_constraints,
+                **DenoisingMixin._noise_constraints,
+            }
+            # __init__: ConvAE's parameters plus noise="gaussian", noise_level=0.2
+
+    Training draws fresh corruption for every batch of every epoch from the
+    recipe (``noise_``); the held-out validation input, if any, is corrupted
+    once under a fixed seed. ``transform``, ``inverse_transform``,
+    ``denoise`` and ``predict`` apply no corruption.
+    """
+
+    _noise_constraints: dict = {
+        "noise": [StrOptions(set(KINDS)), NoiseAugmenter],
+        "noise_level": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def _noise_recipe(self) -> NoiseRecipe:
+        """The recipe given by the ``noise`` and ``noise_level`` parameters."""
+        if isinstance(self.noise, NoiseAugmenter):
+            return self.noise._recipe()
+        if self.noise in FRACTION_KINDS and self.noise_level > 1:
+            raise ValueError(
+                f"noise_level={self.noise_level!r} is the fraction of corrupted entries "
+                f"for noise={self.noise!r} and must lie in [0, 1]."
+            )
+        return NoiseRecipe(self.noise, float(self.noise_level))
+
+    def _fit(self, X, y, *, incremental):
+        with _rollback_on_error(self):
+            _, clean, carried = split_noisy(X)
+            # Data from a NoiseAugmenter: train on its clean source with its recipe.
+            self.noise_ = carried if carried is not None else self._noise_recipe()
+            return super()._fit(X if clean is None else clean, y, incremental=incremental)
+
+    def _training_corruption(self):
+        return self.noise_
+
+    def denoise(self, X):
+        """Return the denoised (reconstructed) ``X``; no corruption is added.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Noisy data.
+
+        Returns
+        -------
+        X_denoised : ndarray of shape (n_samples, n_features_in_)
+            The cleaned data.
+        """
+        return self.reconstruct(X)
+
+    def predict(self, X):
+        """Return the denoised ``X``, as :meth:`denoise`.
+
+        In a Pipeline after a :class:`~skae.NoiseAugmenter`,
+        ``pipeline.predict(X)`` corrupts then denoises ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Noisy data.
+
+        Returns
+        -------
+        X_denoised : ndarray of shape (n_samples, n_features_in_)
+            The cleaned data.
+        """
+        return self.denoise(X)
+
+    def score(self, X, y=None):
+        """Denoising quality: negative mean squared error to the clean data.
+
+        ``X`` is clean data: it is corrupted with the fitted recipe
+        (``noise_``) under a fixed seed, denoised, and compared with ``X``.
+        Data from a :class:`~skae.NoiseAugmenter` (as in a Pipeline) is
+        denoised and compared with the clean source it carries. Higher is
+        better, so ``GridSearchCV`` ranks by denoising quality.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Clean data, or noisy data that carries its clean source.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+            Negative mean squared error between the denoised data and the
+            clean data.
+        """
+        check_is_fitted(self)
+        if split_noisy(X)[1] is not None:
+            return super().score(X)
+        X = self._validate_X(X, reset=False)
+        noisy = self.noise_.apply(X, random_state=SCORE_SEED)
+        residual = self._reconstruct(noisy).astype(np.float64) - X
+        return float(-np.mean(np.square(residual)))
+
+
+@fill_doc
+class DenoisingAE(DenoisingMixin, AutoEncoder):
+    """Dense denoising autoencoder: learns to map corrupted data to clean data.
+
+    Each training batch is corrupted afresh with the noise recipe and the
+    network is trained to reconstruct the clean batch. ``transform``,
+    ``inverse_transform`` and ``denoise`` add no noise. ``score`` measures
+    denoising quality, so :class:`~sklearn.model_selection.GridSearchCV`
+    ranks candidates by it.
+
+    Placed after a :class:`~skae.NoiseAugmenter` in a Pipeline, it trains on
+    the clean source carried by the augmenter's output, with the augmenter's
+    recipe, and its own ``noise`` is not used.
+
+    Parameters
+    ----------
+    noise : {"gaussian", "salt_and_pepper", "masking", "speckle", "uniform"} \
+or NoiseAugmenter, default="gaussian"
+        The corruption: a kind of noise of strength ``noise_level``, or a
+        :class:`~skae.NoiseAugmenter`, whose ``kind``, ``level`` and ``clip``
+        are used (its ``random_state`` is not: training draws from this
+        estimator's ``random_state``).
+    noise_level : float, default=0.2
+        Strength of the noise when ``noise`` is a kind (see
+        :func:`~skae.add_noise`); ignored when ``noise`` is a NoiseAugmenter.
+    {dense_parameters}
+    {training_parameters}
+
+    Attributes
+    ----------
+    noise_ : NoiseRecipe
+        The corruption used in training and by ``score``.
+    output_activation_ : str
+        The output activation used (``output_activation`` with "auto" resolved).
+    {fitted_attributes}
+
+    See Also
+    --------
+    NoiseAugmenter : Corruption as a Pipeline step.
+    AutoEncoder : The same network without corruption.
+    DenoisingMixin : Makes any skae autoencoder family a denoising one.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skae import DenoisingAE
+    >>> X = load_digits().data / 16
+    >>> dae = DenoisingAE(n_components=16, noise_level=0.3, max_epochs=5, random_state=0)
+    >>> dae.fit(X).denoise(X[:3]).shape
+    (3, 64)
+    >>> dae.score(X) < 0
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **AutoEncoder._parameter_constraints,
+        **DenoisingMixin._noise_constraints,
+    }
+
+    def __init__(
+        self,
+        n_components=8,
+        *,
+        noise="gaussian",
+        noise_level=0.2,
+        hidden_layer_sizes=(128,),
+        activation="relu",
+        code_activation="linear",
+        output_activation="auto",
+        dropout=0.0,
+        input_dropout=0.0,
+        loss="mse",
+        optimizer="adam",
+        optimizer_kwargs=None,
+        lr=1e-3,
+        weight_decay=0.0,
+        batch_size=64,
+        max_epochs=100,
+        shuffle=True,
+        early_stopping=False,
+        validation_fraction=None,
+        n_iter_no_change=10,
+        tol=1e-4,
+        warm_start=False,
+        callbacks=None,
+        verbose=0,
+        device="cpu",
+        random_state=None,
+    ):
+        super().__init__(
+            n_components,
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            code_activation=code_activation,
+            output_activation=output_activation,
+            dropout=dropout,
+            input_dropout=input_dropout,
+            loss=loss,
+            optimizer=optimizer,
+            optimizer_kwargs=optimizer_kwargs,
+            lr=lr,
+            weight_decay=weight_decay,
+            batch_size=batch_size,
+            max_epochs=max_epochs,
+            shuffle=shuffle,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            warm_start=warm_start,
+            callbacks=callbacks,
+            verbose=verbose,
+            device=device,
+            random_state=random_state,
+        )
+        self.noise = noise
+        self.noise_level = noise_level
