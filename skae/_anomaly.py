@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._autoencoder import AutoEncoder
-from ._base import sample_errors
+from ._base import _rollback_on_error, sample_errors
 
 __all__ = ["AutoEncoderOutlierDetector"]
 
@@ -125,14 +125,19 @@ class AutoEncoderOutlierDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator
         X : array-like of shape (n_samples, n_features)
             Training data, mostly normal samples. N-D arrays (sequences,
             images) are passed on to estimators that take them.
-        y : None
-            Ignored; present for API consistency.
+        y : array-like of shape (n_samples,) or None, default=None
+            Passed on to the autoencoder's ``fit`` when given (a
+            :class:`~skae.CVAE` needs its labels); ignored otherwise.
 
         Returns
         -------
         self : object
             The fitted detector.
         """
+        with _rollback_on_error(self):
+            return self._fit(X, y)
+
+    def _fit(self, X, y):
         X = self._validate_X(X, reset=True)
         estimator = AutoEncoder() if self.estimator is None else clone(self.estimator)
         if self.error != "model" and not hasattr(estimator, "reconstruct"):
@@ -146,7 +151,7 @@ class AutoEncoderOutlierDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator
         elif hasattr(self, "scaler_"):
             del self.scaler_
         X = self._standardized(X)
-        self.estimator_ = estimator.fit(X)
+        self.estimator_ = estimator.fit(X, y)
         self.offset_ = self._offset(self._score(X))
         return self
 

@@ -290,3 +290,31 @@ def test_not_fitted_and_wrong_width(fitted, zeros):
         AutoEncoderOutlierDetector(small_ae()).predict(zeros[1])
     with pytest.raises(ValueError, match="64 features"):
         fitted.score_samples(zeros[1][:, :10])
+
+
+def test_labels_reach_a_conditional_autoencoder(digits):
+    from skae import CVAE
+
+    X, y = digits
+    normal = y < 5
+    detector = AutoEncoderOutlierDetector(
+        CVAE(n_components=4, max_epochs=20, loss="bce", random_state=0), standardize=False
+    ).fit(X[normal], y[normal])
+    assert list(detector.estimator_.classes_) == [0, 1, 2, 3, 4]
+    # without labels at scoring time the CVAE marginalises the class
+    scores = detector.score_samples(X)
+    assert scores.shape == (len(X),)
+    with pytest.raises(ValueError, match="requires y"):
+        AutoEncoderOutlierDetector(CVAE(max_epochs=1)).fit(X)
+    assert not hasattr(AutoEncoderOutlierDetector(CVAE(max_epochs=1)), "scaler_")
+
+
+def test_failed_fit_leaves_nothing_behind(digits):
+    X, _ = digits
+    from skae import AutoEncoder
+
+    detector = AutoEncoderOutlierDetector(AutoEncoder(loss="bce", max_epochs=1))
+    with pytest.raises(ValueError, match="loss='bce'"):
+        detector.fit(X * 10)  # standardized data leave [0, 1]
+    assert not hasattr(detector, "scaler_")
+    assert not hasattr(detector, "n_features_in_")
