@@ -235,6 +235,13 @@ class AutoEncoderNet(NeuralNet):
             return X
         return TensorPair(X, y)
 
+    def _set_training(self, training=True):
+        # skorch sets the mode before every batch, which walks every submodule;
+        # skip the walk when the module and criterion are in that mode already.
+        if self.module_.training is training and self.criterion_.training is training:
+            return
+        super()._set_training(training)
+
     def train_step_single(self, batch, **fit_params):
         if self.corrupt is not None:
             Xi, yi = batch

@@ -430,3 +430,22 @@ def test_named_adam_is_fused_unless_told_otherwise(digits):
     assert not plain.net_.optimizer_.defaults["fused"]
     # the fused kernel computes the same update up to float rounding
     assert_allclose(fused.loss_curve_, plain.loss_curve_, rtol=1e-4)
+
+
+def test_training_and_validation_batches_run_in_their_modes(digits):
+    X, _ = digits
+
+    class Modes(Callback):
+        def initialize(self):
+            self.seen = set()
+            return self
+
+        def on_batch_end(self, net, batch=None, training=False, **kwargs):
+            modes = {m.training for m in net.module_.modules()}
+            self.seen.add((training, *modes))
+
+    ae = AutoEncoder(
+        dropout=0.2, validation_fraction=0.2, callbacks=[("modes", Modes())], **FAST
+    ).fit(X[:300])
+    # every submodule trains in training batches and evaluates in validation ones
+    assert dict(ae.net_.callbacks_)["modes"].seen == {(True, True), (False, False)}
