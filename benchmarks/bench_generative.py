@@ -12,9 +12,7 @@ Run: ``python benchmarks/bench_generative.py`` (a few minutes on 2 CPU cores).
 from __future__ import annotations
 
 import platform
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,11 +21,7 @@ from sklearn.decomposition import PCA
 from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 
-try:
-    from skae import VAE, AutoEncoder
-except ImportError:  # run from a source checkout without installing
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from skae import VAE, AutoEncoder
+from skae import VAE, AutoEncoder
 
 SEEDS = (0, 1, 2)
 EPOCHS = 100
