@@ -75,7 +75,8 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
         Size of the code (the latent dimension).
     backbone : {"dense", "conv"}, default="dense"
         Dense layers (``hidden_layer_sizes``) or convolutions (``channels``,
-        ``kernel_size``, ``downsample``, ``upsample``) around the code.
+        ``kernel_size``, ``downsample``, ``upsample``) around the code;
+        each backbone ignores the other's parameters.
     hidden_layer_sizes : int or tuple of int, default=(128,)
         Widths of the encoder's hidden layers; the decoder uses them in
         reverse. ``()`` gives linear maps to the posterior and back. Dense
@@ -86,7 +87,6 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
         one-channel ``1 x n_features`` signal); with either backbone it
         lets ``fit`` and the other methods take image arrays.
     {conv_parameters}
-        The four convolution parameters apply to the conv backbone only.
     activation : str, default="relu"
         Hidden activation: "relu", "leaky_relu", "elu", "selu", "gelu",
         "tanh", "sigmoid", "softplus" or "linear".
@@ -396,15 +396,15 @@ class CVAE(VAE):
     backbone : {"dense", "conv"}, default="dense"
         Dense layers (``hidden_layer_sizes``) or convolutions (``channels``,
         ``kernel_size``, ``downsample``, ``upsample``) around the code, as
-        in :class:`VAE`. With ``"conv"``, the decoder's first dense layer
-        takes the code and the one-hot label.
+        in :class:`VAE`; each backbone ignores the other's parameters. With
+        ``"conv"``, the decoder's first dense layer takes the code and the
+        one-hot label.
     hidden_layer_sizes : int or tuple of int, default=(128,)
         Widths of the encoder's hidden layers; the decoder uses them in
         reverse after the code and the one-hot label. Dense backbone only.
     image_shape : tuple of int or None, default=None
         ``(H, W)`` or ``(C, H, W)`` of one image, as in :class:`VAE`.
     {conv_parameters}
-        The four convolution parameters apply to the conv backbone only.
     activation : str, default="relu"
         Hidden activation.
     output_activation : str, default="auto"
