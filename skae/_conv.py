@@ -17,8 +17,86 @@ from .modules.dense import ACTIVATIONS
 __all__ = ["ConvAE"]
 
 
+class ImageInputMixin:
+    """Image handling shared by the convolutional families.
+
+    Declares the parameters ``image_shape``, ``channels``, ``kernel_size``,
+    ``downsample`` and ``upsample`` (constraints only; the estimator stores
+    them), resolves ``image_shape`` to ``(C, H, W)``, flattens image arrays
+    (``(n, H, W)``, ``(n, C, H, W)`` or channels-last ``(n, H, W, C)``) to
+    the canonical channels-first ``(n, C * H * W)`` and checks the
+    convolution parameters.
+    """
+
+    _parameter_constraints: dict = {
+        "image_shape": ["array-like", None],
+        "channels": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "kernel_size": [Interval(Integral, 1, None, closed="left")],
+        "downsample": [StrOptions({"pool", "stride"})],
+        "upsample": [StrOptions({"upsample", "transpose"})],
+    }
+
+    def _image_shape(self, n_features=None) -> tuple[int, int, int]:
+        """``image_shape`` as ``(C, H, W)``, checked against ``n_features``."""
+        if self.image_shape is None:
+            return (1, 1, n_features)
+        shape = tuple(self.image_shape)
+        if len(shape) not in (2, 3) or not all(
+            isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in shape
+        ):
+            raise ValueError(
+                f"image_shape must be (H, W) or (C, H, W) with positive integers, got "
+                f"{self.image_shape!r}; e.g. image_shape=(28, 28) or (3, 32, 32)."
+            )
+        shape = tuple(int(s) for s in shape)
+        if len(shape) == 2:
+            shape = (1, *shape)
+        if n_features is not None and math.prod(shape) != n_features:
+            raise ValueError(
+                f"image_shape={self.image_shape!r} holds {math.prod(shape)} values per image, "
+                f"but X has {n_features} features; pass the shape of one image (C * H * W "
+                f"must equal {n_features})."
+            )
+        return shape
+
+    def _reshape_input(self, X):
+        if getattr(X, "ndim", 2) <= 2:
+            return X
+        X = np.asarray(X)
+        if self.image_shape is None:
+            raise ValueError(
+                f"{type(self).__name__} got an array of shape {X.shape}; pass "
+                f"image_shape={X.shape[1:]} to accept image arrays, or flatten the "
+                "images to 2-D (n_samples, C * H * W)."
+            )
+        c, h, w = self._image_shape()
+        sample = X.shape[1:]
+        if sample == (c, h, w) or (c == 1 and sample == (h, w)):
+            return X.reshape(len(X), -1)
+        if sample == (h, w, c):
+            return np.moveaxis(X, -1, 1).reshape(len(X), -1)
+        raise ValueError(
+            f"Images of shape {sample} do not match image_shape={self.image_shape!r}; "
+            f"expected (C, H, W)={(c, h, w)} or channels-last (H, W, C)={(h, w, c)}"
+            + (f" or (H, W)={(h, w)}" if c == 1 else "")
+            + "."
+        )
+
+    def _check_conv_parameters(self) -> tuple[int, ...]:
+        """Return ``channels`` as a tuple, raising when a convolution parameter is bad."""
+        channels = check_hidden_layer_sizes(self.channels, "channels", "(32, 16, 8)")
+        if not channels:
+            raise ValueError("channels must name at least one stage, got (); e.g. (32, 16, 8).")
+        if self.kernel_size % 2 != 1:
+            raise ValueError(
+                f"kernel_size must be odd so that convolutions keep the image size, got "
+                f"{self.kernel_size}; use e.g. 3 or 5."
+            )
+        return channels
+
+
 @fill_doc
-class ConvAE(BaseAutoEncoder):
+class ConvAE(ImageInputMixin, BaseAutoEncoder):
     """Convolutional autoencoder for grayscale or colour images of any size.
 
     Every entry of ``channels`` is a convolution stage; each stage but the
@@ -53,17 +131,7 @@ class ConvAE(BaseAutoEncoder):
         ``(H, W)`` or ``(C, H, W)``. ``None`` treats each sample as a
         one-channel ``1 x n_features`` image (a 1-D signal, convolved along
         its length).
-    channels : int or tuple of int, default=(32, 16, 8)
-        Output channels of the encoder stages; the decoder uses all but the
-        last in reverse.
-    kernel_size : int, default=3
-        Odd kernel size of every convolution ("same" padding).
-    downsample : {"pool", "stride"}, default="pool"
-        ``"pool"``: 2x2 max pooling after each stage but the last;
-        ``"stride"``: stride-2 convolutions instead.
-    upsample : {"upsample", "transpose"}, default="upsample"
-        ``"upsample"``: convolution then nearest-neighbour resizing;
-        ``"transpose"``: stride-2 transposed convolutions.
+    {conv_parameters}
     activation : str, default="relu"
         Activation after every convolution, e.g. "relu", "leaky_relu", "elu".
     code_activation : str, default="linear"
@@ -100,12 +168,8 @@ class ConvAE(BaseAutoEncoder):
 
     _parameter_constraints: dict = {
         **BaseAutoEncoder._parameter_constraints,
+        **ImageInputMixin._parameter_constraints,
         "n_components": [Interval(Integral, 1, None, closed="left"), None],
-        "image_shape": ["array-like", None],
-        "channels": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "kernel_size": [Interval(Integral, 1, None, closed="left")],
-        "downsample": [StrOptions({"pool", "stride"})],
-        "upsample": [StrOptions({"upsample", "transpose"})],
         "activation": [_ACTIVATION_OPTIONS],
         "code_activation": [_ACTIVATION_OPTIONS],
         "output_activation": [StrOptions({"auto", *ACTIVATIONS})],
@@ -170,63 +234,10 @@ class ConvAE(BaseAutoEncoder):
         self.code_activation = code_activation
         self.output_activation = output_activation
 
-    def _image_shape(self, n_features=None) -> tuple[int, int, int]:
-        """``image_shape`` as ``(C, H, W)``, checked against ``n_features``."""
-        if self.image_shape is None:
-            return (1, 1, n_features)
-        shape = tuple(self.image_shape)
-        if len(shape) not in (2, 3) or not all(
-            isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in shape
-        ):
-            raise ValueError(
-                f"image_shape must be (H, W) or (C, H, W) with positive integers, got "
-                f"{self.image_shape!r}; e.g. image_shape=(28, 28) or (3, 32, 32)."
-            )
-        shape = tuple(int(s) for s in shape)
-        if len(shape) == 2:
-            shape = (1, *shape)
-        if n_features is not None and math.prod(shape) != n_features:
-            raise ValueError(
-                f"image_shape={self.image_shape!r} holds {math.prod(shape)} values per image, "
-                f"but X has {n_features} features; pass the shape of one image (C * H * W "
-                f"must equal {n_features})."
-            )
-        return shape
-
-    def _reshape_input(self, X):
-        if getattr(X, "ndim", 2) <= 2:
-            return X
-        X = np.asarray(X)
-        if self.image_shape is None:
-            raise ValueError(
-                f"{type(self).__name__} got an array of shape {X.shape}; pass "
-                f"image_shape={X.shape[1:]} to accept image arrays, or flatten the "
-                "images to 2-D (n_samples, C * H * W)."
-            )
-        c, h, w = self._image_shape()
-        sample = X.shape[1:]
-        if sample == (c, h, w) or (c == 1 and sample == (h, w)):
-            return X.reshape(len(X), -1)
-        if sample == (h, w, c):
-            return np.moveaxis(X, -1, 1).reshape(len(X), -1)
-        raise ValueError(
-            f"Images of shape {sample} do not match image_shape={self.image_shape!r}; "
-            f"expected (C, H, W)={(c, h, w)} or channels-last (H, W, C)={(h, w, c)}"
-            + (f" or (H, W)={(h, w)}" if c == 1 else "")
-            + "."
-        )
-
     def _check_data(self, X, target):
         super()._check_data(X, target)
         self._image_shape(X.shape[1])
-        channels = check_hidden_layer_sizes(self.channels, "channels", "(32, 16, 8)")
-        if not channels:
-            raise ValueError("channels must name at least one stage, got (); e.g. (32, 16, 8).")
-        if self.kernel_size % 2 != 1:
-            raise ValueError(
-                f"kernel_size must be odd so that convolutions keep the image size, got "
-                f"{self.kernel_size}; use e.g. 3 or 5."
-            )
+        self._check_conv_parameters()
         resolve_output_activation(self.output_activation, target, self.loss)
 
     def _build_module(self, n_features, target):
@@ -236,7 +247,7 @@ class ConvAE(BaseAutoEncoder):
         )
         return ConvAutoEncoderModule(
             self.image_shape_,
-            check_hidden_layer_sizes(self.channels, "channels", "(32, 16, 8)"),
+            self._check_conv_parameters(),
             n_components=self.n_components,
             kernel_size=self.kernel_size,
             downsample=self.downsample,

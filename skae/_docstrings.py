@@ -68,6 +68,19 @@ loss : {"mse", "bce", "mae"}, default="mse"
         Seeds weight initialisation, shuffling, dropout, corruption and the
         validation split, without touching global random state. The same
         integer gives identical results.""",
+    "conv_parameters": """\
+channels : int or tuple of int, default=(32, 16, 8)
+        Output channels of the encoder's convolution stages; each stage but
+        the last is followed by a factor-2 downsampling, and the decoder
+        uses all but the last in reverse.
+    kernel_size : int, default=3
+        Odd kernel size of every convolution ("same" padding).
+    downsample : {"pool", "stride"}, default="pool"
+        ``"pool"``: 2x2 max pooling after each stage but the last;
+        ``"stride"``: stride-2 convolutions instead.
+    upsample : {"upsample", "transpose"}, default="upsample"
+        ``"upsample"``: convolution then nearest-neighbour resizing;
+        ``"transpose"``: stride-2 transposed convolutions.""",
     "fitted_attributes": """\
 net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the torch module.

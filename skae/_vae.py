@@ -19,10 +19,11 @@ from sklearn.utils.validation import (
 from . import _engine
 from ._autoencoder import check_hidden_layer_sizes, resolve_output_activation
 from ._base import BaseAutoEncoder
+from ._conv import ImageInputMixin
 from ._docstrings import fill_doc
 from .modules.dense import ACTIVATIONS
 from .modules.losses import NLL_CONSTANT, VAELoss, gaussian_kl, reconstruction_error
-from .modules.variational import dense_vae_module
+from .modules.variational import conv_vae_module, dense_vae_module
 
 __all__ = ["CVAE", "VAE"]
 
@@ -37,13 +38,28 @@ The ELBO of a sample is ``log p(x | z) - KL(q(z | x) || N(0, I))`` in nats.
 
 
 @fill_doc
-class VAE(BaseAutoEncoder):
-    """Variational autoencoder (dense backbone) as a scikit-learn transformer.
+class VAE(ImageInputMixin, BaseAutoEncoder):
+    """Variational autoencoder (dense or convolutional) as a scikit-learn transformer.
 
-    An MLP encoder through ``hidden_layer_sizes`` ends in a diagonal Gaussian
-    posterior ``q(z | x) = N(mu, diag(exp(logvar)))`` over an
+    An encoder ends in a diagonal Gaussian posterior
+    ``q(z | x) = N(mu, diag(exp(logvar)))`` over an
     ``n_components``-dimensional code; the mirrored decoder maps a
-    reparameterised draw back to the data. Training minimises the negative
+    reparameterised draw back to the data. The encoder and decoder are
+    chosen by ``backbone``:
+
+    - ``"dense"`` (default): an MLP through ``hidden_layer_sizes`` and its
+      mirror.
+    - ``"conv"``: the convolution stages of :class:`ConvAE` (``channels``,
+      ``kernel_size``, ``downsample``, ``upsample``) over images of shape
+      ``image_shape``, flattened into the Gaussian head; the decoder maps
+      the code through a dense layer to the last feature map, then
+      upsamples to exactly the image size.
+
+    Input is the flattened images, ``(n_samples, C * H * W)`` channels
+    first, and outputs (``reconstruct``, ``inverse_transform``, ``sample``)
+    are always flat. When ``image_shape`` is given, image arrays are
+    accepted as well, with either backbone: ``(n, H, W)``,
+    ``(n, C, H, W)`` and channels-last ``(n, H, W, C)``. Training minimises the negative
     beta-ELBO: the reconstruction error summed over the features of each
     sample plus ``beta`` times the KL divergence to the prior ``N(0, I)``,
     averaged over the batch.
@@ -57,9 +73,20 @@ class VAE(BaseAutoEncoder):
     ----------
     n_components : int, default=8
         Size of the code (the latent dimension).
+    backbone : {"dense", "conv"}, default="dense"
+        Dense layers (``hidden_layer_sizes``) or convolutions (``channels``,
+        ``kernel_size``, ``downsample``, ``upsample``) around the code;
+        each backbone ignores the other's parameters.
     hidden_layer_sizes : int or tuple of int, default=(128,)
         Widths of the encoder's hidden layers; the decoder uses them in
-        reverse. ``()`` gives linear maps to the posterior and back.
+        reverse. ``()`` gives linear maps to the posterior and back. Dense
+        backbone only.
+    image_shape : tuple of int or None, default=None
+        ``(H, W)`` or ``(C, H, W)`` of one image. The convolutional
+        backbone convolves over it (``None`` treats each sample as a
+        one-channel ``1 x n_features`` signal); with either backbone it
+        lets ``fit`` and the other methods take image arrays.
+    {conv_parameters}
     activation : str, default="relu"
         Hidden activation: "relu", "leaky_relu", "elu", "selu", "gelu",
         "tanh", "sigmoid", "softplus" or "linear".
@@ -77,6 +104,9 @@ class VAE(BaseAutoEncoder):
 
     Attributes
     ----------
+    image_shape_ : tuple of int or None
+        ``(C, H, W)`` of the images; ``None`` for the dense backbone without
+        ``image_shape``.
     output_activation_ : str
         The output activation used (``output_activation`` with "auto" resolved).
     kl_curve_ : list of float
@@ -87,6 +117,7 @@ class VAE(BaseAutoEncoder):
     --------
     CVAE : Conditional VAE that generates a requested class.
     AutoEncoder : The deterministic dense autoencoder.
+    ConvAE : The deterministic convolutional autoencoder.
 
     Notes
     -----
@@ -96,7 +127,9 @@ class VAE(BaseAutoEncoder):
     [0, 1]; the default ``"mse"`` (a Gaussian decoder with variance 1/2)
     suits any real-valued data.
     The network is a :class:`~skae.modules.VAEModule`, which wraps any
-    encoder body and decoder with a Gaussian head; other backbones reuse it.
+    encoder body and decoder with a Gaussian head; both backbones use it
+    (:func:`~skae.modules.dense_vae_module`,
+    :func:`~skae.modules.conv_vae_module`).
 
     Examples
     --------
@@ -110,10 +143,21 @@ class VAE(BaseAutoEncoder):
     (4, 64)
     >>> vae.score_samples(X[:3]).shape
     (3,)
+
+    The convolutional backbone, on the digits as 8x8 images:
+
+    >>> conv = VAE(n_components=2, backbone="conv", image_shape=(8, 8), channels=(8, 16),
+    ...            loss="bce", max_epochs=5, random_state=0).fit(X)
+    >>> conv.transform(X[:3].reshape(3, 8, 8)).shape
+    (3, 2)
+    >>> conv.sample(4, random_state=0).shape
+    (4, 64)
     """
 
     _parameter_constraints: dict = {
         **BaseAutoEncoder._parameter_constraints,
+        **ImageInputMixin._parameter_constraints,
+        "backbone": [StrOptions({"dense", "conv"})],
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "output_activation": [StrOptions({"auto", *ACTIVATIONS})],
@@ -125,7 +169,13 @@ class VAE(BaseAutoEncoder):
         self,
         n_components=8,
         *,
+        backbone="dense",
         hidden_layer_sizes=(128,),
+        image_shape=None,
+        channels=(32, 16, 8),
+        kernel_size=3,
+        downsample="pool",
+        upsample="upsample",
         activation="relu",
         output_activation="auto",
         beta=1.0,
@@ -168,7 +218,13 @@ class VAE(BaseAutoEncoder):
             device=device,
             random_state=random_state,
         )
+        self.backbone = backbone
         self.hidden_layer_sizes = hidden_layer_sizes
+        self.image_shape = image_shape
+        self.channels = channels
+        self.kernel_size = kernel_size
+        self.downsample = downsample
+        self.upsample = upsample
         self.activation = activation
         self.output_activation = output_activation
         self.beta = beta
@@ -179,7 +235,11 @@ class VAE(BaseAutoEncoder):
     # ------------------------------------------------------------------
     def _check_data(self, X, target):
         super()._check_data(X, target)
-        check_hidden_layer_sizes(self.hidden_layer_sizes)
+        if self.backbone == "conv":
+            self._check_conv_parameters()
+        else:
+            check_hidden_layer_sizes(self.hidden_layer_sizes)
+        self._image_shape(X.shape[1])
         resolve_output_activation(self.output_activation, target, self.loss)
 
     def _n_classes(self) -> int:
@@ -189,6 +249,23 @@ class VAE(BaseAutoEncoder):
         self.output_activation_ = resolve_output_activation(
             self.output_activation, target, self.loss
         )
+        self.image_shape_ = (
+            None
+            if self.backbone == "dense" and self.image_shape is None
+            else self._image_shape(n_features)
+        )
+        if self.backbone == "conv":
+            return conv_vae_module(
+                self.image_shape_,
+                self.n_components,
+                self._check_conv_parameters(),
+                kernel_size=self.kernel_size,
+                downsample=self.downsample,
+                upsample=self.upsample,
+                activation=self.activation,
+                output_activation=self.output_activation_,
+                n_classes=self._n_classes(),
+            )
         return dense_vae_module(
             n_features,
             self.n_components,
@@ -316,9 +393,18 @@ class CVAE(VAE):
     ----------
     n_components : int, default=8
         Size of the code (the latent dimension).
+    backbone : {"dense", "conv"}, default="dense"
+        Dense layers (``hidden_layer_sizes``) or convolutions (``channels``,
+        ``kernel_size``, ``downsample``, ``upsample``) around the code, as
+        in :class:`VAE`; each backbone ignores the other's parameters. With
+        ``"conv"``, the decoder's first dense layer takes the code and the
+        one-hot label.
     hidden_layer_sizes : int or tuple of int, default=(128,)
         Widths of the encoder's hidden layers; the decoder uses them in
-        reverse after the code and the one-hot label.
+        reverse after the code and the one-hot label. Dense backbone only.
+    image_shape : tuple of int or None, default=None
+        ``(H, W)`` or ``(C, H, W)`` of one image, as in :class:`VAE`.
+    {conv_parameters}
     activation : str, default="relu"
         Hidden activation.
     output_activation : str, default="auto"
@@ -337,6 +423,9 @@ class CVAE(VAE):
         Class labels seen in ``fit``.
     class_prior_ : ndarray of shape (n_classes,)
         Frequency of each class in the training labels.
+    image_shape_ : tuple of int or None
+        ``(C, H, W)`` of the images; ``None`` for the dense backbone without
+        ``image_shape``.
     output_activation_ : str
         The output activation used.
     kl_curve_ : list of float
@@ -357,6 +446,10 @@ class CVAE(VAE):
     (3, 64)
     >>> cvae.transform(X[:2] / 16).shape
     (2, 4)
+    >>> conv = CVAE(n_components=4, backbone="conv", image_shape=(8, 8), channels=(8, 16),
+    ...             loss="bce", max_epochs=5, random_state=0).fit(X / 16, y)
+    >>> conv.sample(3, y=7, random_state=0).shape
+    (3, 64)
     """
 
     # ------------------------------------------------------------------

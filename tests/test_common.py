@@ -11,11 +11,14 @@ from skae import AutoEncoder
 from skae.modules import DenseAutoEncoderModule
 
 # Parameters that keep each estimator fast under the checks (a few epochs);
-# anything not listed gets ``max_epochs=2`` when it has that parameter.
+# anything not listed gets ``max_epochs=2`` when it has that parameter. A list
+# of parameter sets checks the class once per set (each instance's repr, which
+# shows its non-default parameters, tells the test ids apart).
+_CONV_VAE = {"backbone": "conv", "channels": (3, 4), "max_epochs": 3, "random_state": 0}
 CHECK_PARAMS = {
     "AutoEncoder": {"max_epochs": 3, "random_state": 0},
-    "VAE": {"max_epochs": 3, "random_state": 0},
-    "CVAE": {"max_epochs": 3, "random_state": 0},
+    "VAE": [{"max_epochs": 3, "random_state": 0}, _CONV_VAE],
+    "CVAE": [{"max_epochs": 3, "random_state": 0}, _CONV_VAE],
     "AutoEncoderOutlierDetector": {
         "estimator": AutoEncoder(
             n_components=2, hidden_layer_sizes=(8,), max_epochs=3, random_state=0
@@ -64,10 +67,12 @@ def _public_estimators():
 
 def _instances():
     for cls in _public_estimators():
-        params = dict(CHECK_PARAMS.get(cls.__name__, {}))
-        if "max_epochs" in cls().get_params():
-            params.setdefault("max_epochs", 2)
-        yield cls(**params)
+        param_sets = CHECK_PARAMS.get(cls.__name__, {})
+        for params in [param_sets] if isinstance(param_sets, dict) else param_sets:
+            params = dict(params)
+            if "max_epochs" in cls().get_params():
+                params.setdefault("max_epochs", 2)
+            yield cls(**params)
 
 
 @parametrize_with_checks(

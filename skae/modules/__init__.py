@@ -6,13 +6,19 @@ and exposes ``encode``, ``decode`` and ``forward``, plus the attribute
 ``n_components`` (the width of the code).
 """
 
-from .conv import ConvAutoEncoderModule
+from .conv import ConvAutoEncoderModule, conv_stages
 from .custom import UserAutoEncoderModule
 from .dense import MLP, DenseAutoEncoderModule, make_activation
 from .losses import ReconstructionLoss, SparseCodeLoss, VAELoss
 from .recurrent import RecurrentAutoEncoderModule
 from .sparse import SparseAutoEncoderModule
-from .variational import ConditionalVAEModule, GaussianHead, VAEModule, dense_vae_module
+from .variational import (
+    ConditionalVAEModule,
+    GaussianHead,
+    VAEModule,
+    conv_vae_module,
+    dense_vae_module,
+)
 
 __all__ = [
     "MLP",
@@ -27,6 +33,8 @@ __all__ = [
     "UserAutoEncoderModule",
     "VAELoss",
     "VAEModule",
+    "conv_stages",
+    "conv_vae_module",
     "dense_vae_module",
     "make_activation",
 ]

@@ -3,23 +3,27 @@
 A variational autoencoder here is any encoder body (input -> hidden vector),
 a :class:`GaussianHead` on top of it (hidden -> posterior mean and log
 variance) and any decoder (code -> output). The dense backbone is built by
-:func:`dense_vae_module`; other backbones (convolutional, recurrent) only need
-to provide their encoder body, its output width and a decoder.
+:func:`dense_vae_module` and the convolutional one by :func:`conv_vae_module`;
+other backbones (recurrent) only need to provide their encoder body, its
+output width and a decoder.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-from .dense import MLP
+from .conv import conv_stages
+from .dense import MLP, make_activation
 
 __all__ = [
     "ConditionalVAEModule",
     "GaussianHead",
     "VAEModule",
+    "conv_vae_module",
     "dense_vae_module",
     "reparameterize",
 ]
@@ -160,6 +164,50 @@ def dense_vae_module(
         activation=activation,
         output_activation=output_activation,
     )
+    return _vae_module(encoder, decoder, n_hidden, n_components, n_classes)
+
+
+def conv_vae_module(
+    image_shape: Sequence[int],
+    n_components: int,
+    channels: Sequence[int],
+    kernel_size: int = 3,
+    downsample: str = "pool",
+    upsample: str = "upsample",
+    activation: str = "relu",
+    output_activation: str = "linear",
+    n_classes: int = 0,
+) -> VAEModule:
+    """Build a VAE with a convolutional encoder and decoder over flat images.
+
+    The encoder body is the convolution stages of
+    :func:`~skae.modules.conv.conv_stages` over ``(C, H, W)`` images,
+    flattened into the Gaussian head. The decoder maps the code (with the
+    one-hot label after it when ``n_classes > 0``) through a dense layer to
+    the last feature map, then upsamples through the mirrored stages to
+    exactly the image size and returns flat ``(n, C * H * W)`` outputs.
+    """
+    image_shape = tuple(int(s) for s in image_shape)
+    encoder_layers, decoder_layers, code_shape = conv_stages(
+        image_shape,
+        channels,
+        kernel_size=kernel_size,
+        downsample=downsample,
+        upsample=upsample,
+        activation=activation,
+        output_activation=output_activation,
+    )
+    n_hidden = math.prod(code_shape)
+    encoder = nn.Sequential(nn.Unflatten(1, image_shape), *encoder_layers)
+    decoder = nn.Sequential(
+        nn.Linear(n_components + n_classes, n_hidden),
+        make_activation(activation),
+        *decoder_layers,
+    )
+    return _vae_module(encoder, decoder, n_hidden, n_components, n_classes)
+
+
+def _vae_module(encoder, decoder, n_hidden, n_components, n_classes) -> VAEModule:
     if n_classes:
         return ConditionalVAEModule(encoder, decoder, n_hidden, n_components, n_classes)
     return VAEModule(encoder, decoder, n_hidden, n_components)
