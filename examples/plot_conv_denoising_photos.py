@@ -128,7 +128,9 @@ plt.title("ConvAE denoiser, noise factor 0.4")
 # --------------------------------------------
 # :class:`~skae.plotting.ReconstructionDisplay` shows the clean patches, the
 # noisy ones the network was given, and what it returned, in colour: the
-# ``image_shape`` is taken from the autoencoder, ``(3, 32, 32)``.
+# ``image_shape`` is taken from the autoencoder, ``(3, 32, 32)``. Given the
+# whole Pipeline instead, ``ReconstructionDisplay.from_estimator(pipe,
+# X_test)``, it would show the Pipeline's own corruption of ``X_test``.
 for factor in (0.2, 0.4):
     ReconstructionDisplay.from_estimator(
         denoisers[factor]["conv"], X_test, X_noisy=noisy_sets[factor], n_images=8
