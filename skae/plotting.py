@@ -22,6 +22,8 @@ import math
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from .noise import split_noisy
+
 __all__ = [
     "LatentGridDisplay",
     "LatentSpaceDisplay",
@@ -333,12 +335,16 @@ class ReconstructionDisplay:
         ----------
         estimator : fitted estimator
             Anything with ``reconstruct``, or with ``transform`` and
-            ``inverse_transform`` (a Pipeline too).
+            ``inverse_transform`` (a Pipeline too). A Pipeline that starts
+            with a :class:`~skae.NoiseAugmenter` and ends in an autoencoder
+            corrupts ``X`` itself: its noisy images are shown between the
+            originals and the reconstructions.
         X : array-like of shape (n_samples, n_features)
             Clean images, flat.
         X_noisy : array-like of shape (n_samples, n_features) or None, default=None
             Corrupted versions of ``X``; when given, they are what the model
             reconstructs, and they are shown between originals and outputs.
+            Not accepted with a Pipeline that corrupts its input itself.
         n_images : int, default=10
             Number of images (columns) shown.
         image_shape : tuple or None, default=None
@@ -355,18 +361,28 @@ class ReconstructionDisplay:
         """
         X = np.asarray(X)[:n_images]
         inputs = X if X_noisy is None else np.asarray(X_noisy)[:n_images]
+        noisy = None if X_noisy is None else inputs
         final = _final_estimator(estimator)
         if hasattr(final, "reconstruct") and final is estimator:
             reconstructions = estimator.reconstruct(inputs)
+        elif hasattr(final, "reconstruct") and not hasattr(estimator, "inverse_transform"):
+            # A Pipeline that cannot be inverted, such as one that corrupts
+            # its input with a NoiseAugmenter: run the steps before the
+            # autoencoder, show their noisy output, reconstruct it.
+            model_inputs, clean, _ = split_noisy(estimator[:-1].transform(inputs))
+            if clean is not None:
+                if X_noisy is not None:
+                    raise ValueError(
+                        "The pipeline corrupts its input itself, so X_noisy would be "
+                        "corrupted twice; pass only the clean X, or pass the fitted "
+                        "autoencoder step (pipeline[-1]) with X_noisy."
+                    )
+                noisy = np.asarray(model_inputs)
+            reconstructions = final.reconstruct(model_inputs)
         else:
             reconstructions = estimator.inverse_transform(estimator.transform(inputs))
         shape = _resolve_image_shape(X.shape[1], image_shape, estimator)
-        display = cls(
-            X,
-            reconstructions,
-            noisy=None if X_noisy is None else inputs,
-            image_shape=shape,
-        )
+        display = cls(X, reconstructions, noisy=noisy, image_shape=shape)
         return display.plot(ax=ax, cmap=cmap)
 
     @classmethod

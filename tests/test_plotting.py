@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.decomposition import PCA
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from threadpoolctl import threadpool_limits
 
-from skae import AutoEncoder
+from skae import AutoEncoder, NoiseAugmenter
 from skae.plotting import (
     LatentGridDisplay,
     LatentSpaceDisplay,
@@ -89,6 +89,26 @@ def test_reconstruction_with_noisy_row_and_pipeline(digits):
     denoised = pipe.inverse_transform(pipe.transform(X_noisy[:4]))
     np.testing.assert_allclose(_shown(display.images_[2, 3]), denoised[3].reshape(8, 8))
     assert display.ax_[2, 0].get_ylabel() == "denoised"
+
+
+def test_reconstruction_of_a_noise_pipeline(digits):
+    # A NoiseAugmenter -> autoencoder Pipeline has no inverse_transform; the
+    # display shows the pipeline's own noisy input and the autoencoder's output.
+    X, _ = digits
+    augmenter = NoiseAugmenter("gaussian", level=0.3, clip=(0, 1), random_state=0)
+    pipe = Pipeline([("noise", augmenter), ("ae", AutoEncoder(max_epochs=2, random_state=0))])
+    pipe.fit(X[:200])
+    display = ReconstructionDisplay.from_estimator(pipe, X, n_images=4)
+    assert display.ax_.shape == (3, 4)
+    noisy = np.asarray(augmenter.transform(X[:4]))
+    assert not np.allclose(noisy, X[:4])
+    denoised = pipe["ae"].reconstruct(noisy)
+    for j in range(4):
+        np.testing.assert_allclose(_shown(display.images_[0, j]), X[j].reshape(8, 8))
+        np.testing.assert_allclose(_shown(display.images_[1, j]), noisy[j].reshape(8, 8))
+        np.testing.assert_allclose(_shown(display.images_[2, j]), denoised[j].reshape(8, 8))
+    with pytest.raises(ValueError, match="corrupted twice"):
+        ReconstructionDisplay.from_estimator(pipe, X, X_noisy=noisy, n_images=4)
 
 
 def test_reconstruction_rgb_channels_first_and_ax_area():
