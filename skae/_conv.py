@@ -44,33 +44,7 @@ class ConvAE(BaseAutoEncoder):
 
     Parameters
     ----------
-    n_components : int or None, default=None
-        Width of a dense bottleneck after the last stage, so that
-        ``transform`` returns ``n_components`` values per image. ``None``:
-        no bottleneck; the code is the flattened last feature map and
-        ``n_components_`` reports its width.
-    image_shape : tuple of int or None, default=None
-        ``(H, W)`` or ``(C, H, W)``. ``None`` treats each sample as a
-        one-channel ``1 x n_features`` image (a 1-D signal, convolved along
-        its length).
-    channels : int or tuple of int, default=(32, 16, 8)
-        Output channels of the encoder stages; the decoder uses all but the
-        last in reverse.
-    kernel_size : int, default=3
-        Odd kernel size of every convolution ("same" padding).
-    downsample : {"pool", "stride"}, default="pool"
-        ``"pool"``: 2x2 max pooling after each stage but the last;
-        ``"stride"``: stride-2 convolutions instead.
-    upsample : {"upsample", "transpose"}, default="upsample"
-        ``"upsample"``: convolution then nearest-neighbour resizing;
-        ``"transpose"``: stride-2 transposed convolutions.
-    activation : str, default="relu"
-        Activation after every convolution, e.g. "relu", "leaky_relu", "elu".
-    code_activation : str, default="linear"
-        Activation of the dense bottleneck (used only with ``n_components``).
-    output_activation : str, default="auto"
-        Activation of the output; "auto" picks "sigmoid" when the training
-        data lie in [0, 1] and "linear" otherwise.
+    {conv_parameters}
     {training_parameters}
 
     Attributes
