@@ -261,20 +261,20 @@ def step_denoising(ctx: DemoContext) -> list[str]:
     """Train a denoising autoencoder; PSNR of noisy, denoised and PCA-projected test data."""
     from sklearn.decomposition import PCA
 
-    from . import DenoisingAE, add_noise
+    from . import DenoisingAE, NoiseAugmenter, add_noise
     from .plotting import LossCurveDisplay, ReconstructionDisplay
 
     k = _code_size(ctx.X_train.shape[1])
-    noise, level = "gaussian", 0.3
+    # Gaussian noise of factor 0.5 clipped to [0, 1], as in the classic labs.
+    noise, level = "gaussian", 0.5
     dae = DenoisingAE(
         n_components=k,
-        noise=noise,
-        noise_level=level,
+        noise=NoiseAugmenter(noise, level=level, clip=(0, 1)),
         hidden_layer_sizes=(128,),
         validation_fraction=0.1,
         **ctx.estimator_params(f"denoising autoencoder ({k}-D code)", 60),
     ).fit(ctx.X_train)
-    noisy = add_noise(ctx.X_test, noise, level, random_state=ctx.seed)
+    noisy = add_noise(ctx.X_test, noise, level, clip=(0, 1), random_state=ctx.seed)
     pca = PCA(n_components=k, random_state=ctx.seed).fit(ctx.X_train)
     psnr = {
         "noisy": _psnr(noisy, ctx.X_test),
@@ -284,6 +284,7 @@ def step_denoising(ctx: DemoContext) -> list[str]:
     ctx.metrics["denoising"] = {
         "noise": noise,
         "noise_level": level,
+        "clip": [0, 1],
         "n_components": k,
         "psnr_noisy": psnr["noisy"],
         "psnr_denoised": psnr["denoised"],

@@ -91,18 +91,19 @@ def test_demo_on_digits_writes_pictures_and_metrics(tmp_path, capsys):
     assert set(den) == {
         "noise",
         "noise_level",
+        "clip",
         "n_components",
         "psnr_noisy",
         "psnr_denoised",
         "psnr_pca",
         "epochs",
     }
-    assert den["noise"] == "gaussian" and den["noise_level"] == 0.3
+    assert den["noise"] == "gaussian" and den["noise_level"] == 0.5 and den["clip"] == [0, 1]
     assert den["n_components"] == 16 and den["epochs"] == 3
-    # Gaussian noise of std 0.3 on [0, 1] data: MSE about 0.09, PSNR about 10.4 dB.
-    assert 9.5 < den["psnr_noisy"] < 11.5
+    # Gaussian noise of factor 0.5 clipped to [0, 1]: PSNR about 9.4 dB.
+    assert 8.5 < den["psnr_noisy"] < 10.5
     assert 5 < den["psnr_denoised"] < 40
-    assert 13 < den["psnr_pca"] < 16.5  # PCA(16) of the noisy test digits: about 14.7
+    assert 12 < den["psnr_pca"] < 14.5  # PCA(16) of the noisy test digits: about 13.3
 
     latent = metrics["latent_2d"]
     assert set(latent) == {
@@ -134,7 +135,7 @@ def test_demo_on_digits_writes_pictures_and_metrics(tmp_path, capsys):
 
 def test_demo_default_epochs_beats_pca(tmp_path):
     # Default epochs (60 for the autoencoders, 150 for the VAE), seed 0, measured:
-    # AE MSE 0.0096 vs PCA 0.0115 at 16-D; PSNR noisy 10.4, denoised 16.6, PCA 14.7 dB;
+    # AE MSE 0.0096 vs PCA 0.0115 at 16-D; PSNR noisy 9.4, denoised 14.5, PCA 13.3 dB;
     # kNN accuracy VAE 0.867 vs PCA(2) 0.618; anomaly ROC-AUC (digit 3 normal)
     # autoencoder 0.996 vs PCA 0.989. The whole demo: about 11 s of CPU time.
     cli.run_demo(tmp_path, progress=False)
@@ -145,8 +146,8 @@ def test_demo_default_epochs_beats_pca(tmp_path):
     assert rec["epochs"] == den["epochs"] == anomaly["epochs"] == 60
     assert latent["epochs"] == 150
     assert rec["autoencoder_test_mse"] < 0.95 * rec["pca_test_mse"]
-    assert den["psnr_denoised"] > den["psnr_noisy"] + 5
-    assert den["psnr_denoised"] > den["psnr_pca"] + 1
+    assert den["psnr_denoised"] > den["psnr_noisy"] + 4
+    assert den["psnr_denoised"] > den["psnr_pca"] + 0.6
     assert latent["knn_accuracy_vae"] > latent["knn_accuracy_pca"] + 0.15
     assert anomaly["normal_class"] == 3
     assert anomaly["roc_auc_autoencoder"] > 0.98
