@@ -110,6 +110,8 @@ class VAELoss(ReconstructionLoss):
         kl = gaussian_kl(mu, logvar).mean()
         self.terms = {"kl": float(kl.detach()), "reconstruction": float(rec.detach())}
         return rec + self.beta * self.kl_weight * kl
+
+
 def kl_sparsity(code: torch.Tensor, target: float, eps: float = 1e-6) -> torch.Tensor:
     """KL divergence of the mean code activations from ``target``, summed over units.
 
