@@ -388,15 +388,24 @@ def predict_batches(
     batch_size: int,
     device: torch.device | str,
 ) -> np.ndarray:
-    """Apply ``fn`` to ``X`` in evaluation mode, batch by batch, as a numpy array."""
+    """Apply ``fn`` to ``X`` in evaluation mode, batch by batch, as a numpy array.
+
+    Every batch has exactly ``batch_size`` rows (the last one is padded with
+    zeros and the padding dropped from the output): matrix kernels choose
+    their summation order by the number of rows, so a fixed batch shape makes
+    each sample's output independent of how many samples it came with.
+    """
     was_training = module.training
     module.eval()
     try:
         Xt = to_tensor(X, "cpu")
-        outputs = [
-            fn(Xt[start : start + batch_size].to(device)).float().cpu()
-            for start in range(0, len(Xt), batch_size)
-        ]
+        outputs = []
+        for start in range(0, len(Xt), batch_size):
+            batch = Xt[start : start + batch_size]
+            n = len(batch)
+            if n < batch_size:
+                batch = torch.cat([batch, batch.new_zeros((batch_size - n, *batch.shape[1:]))])
+            outputs.append(fn(batch.to(device))[:n].float().cpu())
     finally:
         module.train(was_training)
     return torch.cat(outputs).numpy()
