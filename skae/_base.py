@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 from abc import ABCMeta, abstractmethod
 from contextlib import contextmanager
 from numbers import Integral, Real
@@ -64,6 +65,125 @@ def _rollback_on_error(estimator):
         estimator.__dict__.clear()
         estimator.__dict__.update(saved)
         raise
+
+
+def _python_scalar(value):
+    """``value`` with numpy scalars (also inside tuples and lists) as Python numbers."""
+    if isinstance(value, np.generic) and not isinstance(value, np.str_ | np.bytes_):
+        return value.item()
+    if type(value) in (tuple, list):
+        return type(value)(_python_scalar(v) for v in value)
+    return value
+
+
+@contextmanager
+def _python_scalar_params(estimator):
+    """Show numpy scalar parameters as Python numbers while the block runs.
+
+    ``GridSearchCV`` over ``np.arange`` hands out ``np.int64`` values, which
+    some torch layers refuse; converting them here, once, means no family
+    has to. The parameters are put back as given afterwards.
+    """
+    given = estimator.get_params(deep=False)
+    plain = {name: _python_scalar(value) for name, value in given.items()}
+    changed = {name for name in given if plain[name] is not given[name]}
+    for name in changed:
+        setattr(estimator, name, plain[name])
+    try:
+        yield
+    finally:
+        for name in changed:
+            setattr(estimator, name, given[name])
+
+
+def _same(a, b) -> bool:
+    """Whether two parameter values are equal (the same object, or ``==``)."""
+    if a is b:
+        return True
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):  # arrays: elementwise ==
+        try:
+            return bool(np.array_equal(a, b))
+        except (TypeError, ValueError):
+            return False
+
+
+def _checked_device(device: str) -> str:
+    """``device``, refused with a clear message when it cannot hold training data."""
+    try:
+        kind = torch.device(device).type if device != "auto" else "auto"
+    except RuntimeError:
+        return device  # resolve_device names the problem
+    if kind == "meta":
+        raise ValueError(
+            f"device={device!r} holds no data (meta tensors have shapes but no values), so "
+            "nothing can be trained on it; use 'cpu', 'cuda' or 'auto'."
+        )
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but MPS is not available on this machine; "
+            "use 'cpu' or 'auto'."
+        )
+    return device
+
+
+def _check_input_values(validate, X):
+    """Run ``validate(X)``, naming non-numeric columns and ragged rows plainly.
+
+    pandas columns that are not numbers (text, categories) are named with
+    the fix (encode them); numpy's messages for text and for rows of
+    different lengths are replaced by ones that say what to do.
+    """
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is not None and hasattr(X, "columns"):
+        from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+        for column, dtype in dtypes.items():
+            if not (is_numeric_dtype(dtype) or is_bool_dtype(dtype)):
+                raise ValueError(
+                    f"Column {column!r} has dtype {dtype}, not numbers: skae networks take "
+                    "numeric features only. Encode it first (e.g. OneHotEncoder or "
+                    "OrdinalEncoder in a ColumnTransformer), or drop it."
+                )
+    try:
+        return validate(X)
+    except ValueError as error:
+        message = str(error)
+        if "could not convert" in message or "convert string" in message:
+            raise ValueError(
+                f"X holds text, not numbers ({message}). skae networks take numeric "
+                "features only: encode text columns first (e.g. OneHotEncoder or "
+                "OrdinalEncoder), or drop them."
+            ) from error
+        if "inhomogeneous" in message or "with a sequence" in message:
+            raise ValueError(
+                "X is ragged: its rows have different lengths, so it is not a "
+                "(n_samples, n_features) table. Pad or truncate every row to the same "
+                "number of features."
+            ) from error
+        raise
+
+
+# Largest magnitude float32 holds; larger float64 values would become inf.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _check_float32_range(X: np.ndarray, what: str = "X") -> None:
+    """Refuse finite values that float32, the network's precision, cannot hold."""
+    if X.dtype != np.float64 or X.size == 0:
+        return
+    peak = np.abs(X).max(axis=0)
+    bad = np.flatnonzero(peak > _FLOAT32_MAX)
+    if len(bad):
+        column = int(bad[0])
+        values = X[:, column]
+        raise ValueError(
+            f"{what} has values beyond float32 range in column {column} (range "
+            f"[{values.min():.3g}, {values.max():.3g}]; float32 holds magnitudes up to "
+            f"{_FLOAT32_MAX:.3g}), which the network computes in and which would turn "
+            "them into inf. Scale the data first (e.g. StandardScaler or MinMaxScaler)."
+        )
 
 
 class BaseAutoEncoder(
@@ -206,13 +326,13 @@ class BaseAutoEncoder(
     # Validation
     # ------------------------------------------------------------------
     def _validate_X(self, X, *, reset: bool) -> np.ndarray:
-        X = validate_data(
-            self,
+        X = _check_input_values(
+            lambda X: validate_data(
+                self, X, reset=reset, dtype=[np.float64, np.float32], ensure_min_samples=1
+            ),
             self._reshape_input(X),
-            reset=reset,
-            dtype=[np.float64, np.float32],
-            ensure_min_samples=1,
         )
+        _check_float32_range(X)
         return X
 
     def _check_optimizer(self):
@@ -266,9 +386,16 @@ class BaseAutoEncoder(
         """
         return self._fit(X, y, incremental=True)
 
+    # Parameters that a continued fit (``warm_start=True`` or ``partial_fit``)
+    # applies to the existing network; changing any other parameter between
+    # such fits is refused, since the network was built from it.
+    _continued_params = frozenset({"max_epochs", "warm_start", "lr", "batch_size", "shuffle"})
+
     def _fit(self, X, y, *, incremental: bool):
         continuing = (incremental or self.warm_start) and hasattr(self, "net_")
-        with _rollback_on_error(self):
+        with _rollback_on_error(self), _python_scalar_params(self):
+            if continuing:
+                self._check_continued_params()
             X, target = self._split_target(X)
             X = self._validate_X(X, reset=not continuing)
             if target is not None:
@@ -276,13 +403,16 @@ class BaseAutoEncoder(
             self._check_optimizer()
             self._check_data(X, X if target is None else target)
             if continuing:
-                net, seed = self.net_, self._seed
+                # Train a copy: the fitted net stays untouched (weights,
+                # optimizer state, history) should this fit fail.
+                net, seed = copy.deepcopy(self.net_), self._seed
                 net.corrupt = self._training_corruption()
+                self._apply_continued_params(net)
                 device = torch.device(net.device)
                 epochs_done = len(net.history)
             else:
                 seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-                device = _engine.resolve_device(self.device)
+                device = _engine.resolve_device(_checked_device(self.device))
                 net = self._net_factory(X, target, seed, device, incremental=incremental)
                 epochs_done = 0
             inputs = self._network_input(X, y, reset=not continuing)
@@ -293,36 +423,131 @@ class BaseAutoEncoder(
             )
             self._n_inputs = int(data.X.shape[1])  # the network's input width
             epochs = 1 if incremental else self.max_epochs
-            split = net.train_split if continuing else None
             if continuing and incremental:
                 net.train_split = None
-            try:
-                net = _engine.train(net, data, epochs=epochs, seed=seed + epochs_done)
-            finally:
-                if continuing and incremental:
-                    net.train_split = split
+            net = _engine.train(net, data, epochs=epochs, seed=seed + epochs_done)
+            if continuing and incremental:
+                net.train_split = self.net_.train_split
+            if len(net.history) == epochs_done:
+                # interrupted before an epoch of this call completed: nothing to keep
+                raise KeyboardInterrupt
             self._set_fitted(net, seed)
-            self._fit_code_distribution(clean)
+            self._check_finite(net, inputs[: self._code_distribution_rows])
+            if not continuing:
+                self._built_params = self.get_params(deep=False)
+            self._fit_code_distribution(clean, merge=continuing and incremental)
+        if net.interrupted:
+            warnings.warn(
+                f"Training was interrupted during epoch {len(net.history) + 1}: the weights "
+                f"trained so far are kept, and n_iter_={self.n_iter_} counts the completed "
+                "epochs. Call fit again with warm_start=True, or partial_fit, to continue.",
+                UserWarning,
+                stacklevel=2,
+            )
         return self
+
+    def _check_finite(self, net, inputs):
+        """Raise the divergence error when the trained network gives inf or NaN.
+
+        The recorded losses are computed before each step, so the last step
+        may still have broken the weights: check every weight and buffer,
+        and the outputs of a forward pass over (at most
+        ``_code_distribution_rows``) training rows.
+        """
+        module = net.module_
+        broken = next(
+            (
+                name
+                for name, tensor in module.state_dict().items()
+                if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())
+            ),
+            None,
+        )
+        if broken is None:
+
+            def finite_rows(x):
+                out = module(x)
+                outs = [
+                    t for t in (out if isinstance(out, tuple) else (out,)) if torch.is_tensor(t)
+                ]
+                return torch.stack(
+                    [torch.isfinite(t.reshape(len(x), -1)).all(1) for t in outs]
+                ).all(0)
+
+            finite = _engine.predict_batches(
+                finite_rows, module, inputs, batch_size=self.batch_size, device=net.device
+            )
+            if not finite.all():
+                broken = "output"
+        if broken is not None:
+            raise ValueError(
+                f"Training diverged: the network's {broken} became inf or NaN by epoch "
+                f"{len(net.history)} (the last recorded loss was {self.loss_curve_[-1]:.3g}). "
+                "Lower lr, scale the input (e.g. StandardScaler), or use a bounded "
+                "output_activation."
+            )
+
+    def _check_continued_params(self):
+        """Refuse parameters changed since the network was built, where it cannot take them."""
+        built = getattr(self, "_built_params", None)
+        if built is None:
+            return
+        current = self.get_params(deep=False)
+        changed = [
+            name
+            for name, value in current.items()
+            if name not in self._continued_params and not _same(value, built.get(name))
+        ]
+        if changed:
+            name = changed[0]
+            raise ValueError(
+                f"{name}={current[name]!r} differs from {name}={built.get(name)!r} that the "
+                "fitted network was built with; a continued fit (warm_start=True or partial_fit) "
+                f"can only change {', '.join(sorted(self._continued_params))}. Set "
+                f"{name} back, or set warm_start=False and call fit to train a new model."
+            )
+
+    def _apply_continued_params(self, net):
+        """Give a continued net the current ``lr``, ``batch_size`` and ``shuffle``."""
+        lr = float(self.lr)
+        net.lr = lr
+        for group in net.optimizer_.param_groups:
+            group["lr"] = lr
+        net.batch_size = int(self.batch_size)
+        net.iterator_train__shuffle = bool(self.shuffle)
 
     # Rows of the training data encoded to estimate the code distribution:
     # enough for a diagonal Gaussian, and a bounded cost for large data.
     _code_distribution_rows = 4096
 
-    def _fit_code_distribution(self, X):
+    def _fit_code_distribution(self, X, *, merge=False):
         """Store the mean and standard deviation of the codes of ``X``.
 
         At most ``_code_distribution_rows`` rows, a seeded random subset, are
-        encoded, so this step costs a bounded fraction of one epoch.
+        encoded, so this step costs a bounded fraction of one epoch. With
+        ``merge`` (a ``partial_fit`` chunk) the statistics of this chunk are
+        pooled with those of the earlier chunks (Chan et al.'s parallel
+        update of counts, means and sums of squared deviations), so that they
+        describe all the data seen, each chunk weighted by its size.
         """
-        if len(X) > self._code_distribution_rows:
+        n = len(X)
+        if n > self._code_distribution_rows:
             rows = np.random.RandomState(self._seed).choice(
-                len(X), self._code_distribution_rows, replace=False
+                n, self._code_distribution_rows, replace=False
             )
             X = X[np.sort(rows)]
         Z = self._apply(self.net_.module_.encode, X, np.float64)
-        self.code_mean_ = Z.mean(axis=0)
-        self.code_std_ = Z.std(axis=0)
+        mean, m2 = Z.mean(axis=0), Z.var(axis=0) * n
+        count = getattr(self, "_code_count", None)
+        if merge and count is not None and len(self.code_mean_) == len(mean):
+            total = count + n
+            delta = mean - self.code_mean_
+            mean = self.code_mean_ + delta * (n / total)
+            m2 = self.code_std_**2 * count + m2 + delta**2 * (count * n / total)
+            n = total
+        self._code_count = n
+        self.code_mean_ = mean
+        self.code_std_ = np.sqrt(m2 / n)
 
     def _net_factory(self, X, target, seed, device, *, incremental):
         validation = None
@@ -428,7 +653,8 @@ class BaseAutoEncoder(
         return self._apply(self.net_.module_.decode, Z, Z.dtype)
 
     def _validate_codes(self, Z):
-        Z = check_array(Z, dtype=[np.float64, np.float32])
+        Z = _check_input_values(lambda Z: check_array(Z, dtype=[np.float64, np.float32]), Z)
+        _check_float32_range(Z)
         if Z.shape[1] != self.n_components_:
             raise ValueError(
                 f"X has {Z.shape[1]} features, but {type(self).__name__}.inverse_transform "

@@ -212,7 +212,13 @@ class ValidationEarlyStopping(EarlyStopping):
 
     def on_epoch_end(self, net, **kwargs):
         if self.monitor in net.history[-1]:
-            super().on_epoch_end(net, **kwargs)
+            try:
+                super().on_epoch_end(net, **kwargs)
+            except KeyboardInterrupt:
+                # skorch stops training by raising KeyboardInterrupt: mark it
+                # as a planned stop, not an interruption.
+                net.stopped_early = True
+                raise
 
 
 class AutoEncoderNet(NeuralNet):
@@ -229,6 +235,18 @@ class AutoEncoderNet(NeuralNet):
     def __init__(self, *args, corrupt: Callable | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.corrupt = corrupt
+        self.stopped_early = False
+        self.interrupted = False
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        # skorch swallows a KeyboardInterrupt (Ctrl-C) and returns; record
+        # that it happened, unless it was early stopping's planned stop.
+        self.stopped_early = self.interrupted = False
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except KeyboardInterrupt:
+            self.interrupted = not self.stopped_early
+            raise
 
     def get_dataset(self, X, y=None):
         if isinstance(X, TensorPair):
@@ -369,6 +387,15 @@ def train(
     ``net`` is either an initialised net to continue, or a zero-argument
     factory that builds a new one. The factory runs inside the seeded block,
     so weight initialisation is reproducible as well.
+
+    The net is returned in evaluation mode (training sets training mode
+    itself at every batch), so that inference never has to switch modes on
+    a module other threads may be using.
+
+    A ``KeyboardInterrupt`` (Ctrl-C, or raised by a callback) stops training
+    after the current batch; ``net.interrupted`` is then True and the epoch
+    it interrupted is dropped from ``net.history``, so that the history
+    lists completed epochs only (the weights keep every step taken).
     """
     device = data.X.device
     with seeded(seed, device):
@@ -376,6 +403,9 @@ def train(
             net = net()
             net.initialize()
         net.partial_fit(data, None, epochs=epochs)
+    if net.interrupted and len(net.history):
+        net.history.pop()
+    net._set_training(False)
     return net
 
 
@@ -394,18 +424,21 @@ def predict_batches(
     zeros and the padding dropped from the output): matrix kernels choose
     their summation order by the number of rows, so a fixed batch shape makes
     each sample's output independent of how many samples it came with.
+
+    Inference mutates nothing shared, so threads may call it at once on one
+    module: :func:`train` leaves modules in evaluation mode, and a module
+    found in training mode is switched to evaluation mode for good, never
+    back (training sets its own mode).
     """
-    was_training = module.training
-    module.eval()
-    try:
-        Xt = to_tensor(X, "cpu")
-        outputs = []
-        for start in range(0, len(Xt), batch_size):
-            batch = Xt[start : start + batch_size]
-            n = len(batch)
-            if n < batch_size:
-                batch = torch.cat([batch, batch.new_zeros((batch_size - n, *batch.shape[1:]))])
-            outputs.append(fn(batch.to(device))[:n].float().cpu())
-    finally:
-        module.train(was_training)
+    if module.training:
+        module.eval()
+    batch_size = int(batch_size)
+    Xt = to_tensor(X, "cpu")
+    outputs = []
+    for start in range(0, len(Xt), batch_size):
+        batch = Xt[start : start + batch_size]
+        n = len(batch)
+        if n < batch_size:
+            batch = torch.cat([batch, batch.new_zeros((batch_size - n, *batch.shape[1:]))])
+        outputs.append(fn(batch.to(device))[:n].float().cpu())
     return torch.cat(outputs).numpy()
