@@ -38,6 +38,21 @@ The ELBO of a sample is ``log p(x | z) - KL(q(z | x) || N(0, I))`` in nats.
 
 
 @fill_doc
+def _check_labels(y, name):
+    """``y`` as a 1-D array of class labels of one kind (all numbers, or all text)."""
+    y = column_or_1d(check_array(y, ensure_2d=False, dtype=None), warn=True)
+    if y.dtype == object:
+        kinds = {"text" if isinstance(v, str | bytes) else type(v).__name__ for v in y}
+        if "text" in kinds and len(kinds) > 1:
+            raise ValueError(
+                f"{name} mixes text and other labels ({', '.join(sorted(kinds))}), which "
+                f"cannot be sorted into classes; use labels of one type, e.g. "
+                f"np.asarray({name}).astype(str)."
+            )
+    check_classification_targets(y)
+    return y
+
+
 class VAE(ImageInputMixin, BaseAutoEncoder):
     """Variational autoencoder (dense or convolutional) as a scikit-learn transformer.
 
@@ -464,13 +479,26 @@ class CVAE(VAE):
                 f"{type(self).__name__} requires y to be passed, but the target y is None. "
                 "Pass the class labels: fit(X, y)."
             )
-        y = column_or_1d(check_array(y, ensure_2d=False, dtype=None), warn=True)
+        y = _check_labels(y, "y")
         check_consistent_length(X, y)
-        check_classification_targets(y)
+        classes = getattr(self, "_given_classes", None)
+        if classes is not None:
+            classes = np.unique(_check_labels(classes, "classes"))
+            if not reset and not np.array_equal(classes, self.classes_):
+                raise ValueError(
+                    f"classes={classes.tolist()} differs from classes_="
+                    f"{self.classes_.tolist()} fixed by the first partial_fit call; pass the "
+                    "same classes, or call fit to start over."
+                )
         if reset:
-            self.classes_, counts = np.unique(y, return_counts=True)
-            self.class_prior_ = counts / counts.sum()
-        return np.hstack([X, self._one_hot(y, X.dtype)])
+            self.classes_ = np.unique(y) if classes is None else classes
+            self._class_counts = np.zeros(len(self.classes_), dtype=np.int64)
+        one_hot = self._one_hot(y, X.dtype)
+        counts = one_hot.sum(axis=0).astype(np.int64)
+        # partial_fit chunks add up; a fit (warm or not) counts its own data
+        self._class_counts = counts + (self._class_counts if self._merge_counts else 0)
+        self.class_prior_ = self._class_counts / self._class_counts.sum()
+        return np.hstack([X, one_hot])
 
     def _one_hot(self, y, dtype=np.float64):
         y = np.asarray(y)
@@ -479,7 +507,8 @@ class CVAE(VAE):
             unseen = np.unique(y[~known])
             raise ValueError(
                 f"y contains labels not seen in fit: {unseen.tolist()[:10]}; "
-                f"the known labels are classes_={self.classes_.tolist()}."
+                f"the known labels are classes_={self.classes_.tolist()}. With partial_fit, "
+                "pass every label as classes=... on the first call."
             )
         index = np.searchsorted(self.classes_, y)
         return np.eye(len(self.classes_), dtype=dtype)[index]
@@ -518,11 +547,14 @@ class CVAE(VAE):
         return self._fit(X, y, incremental=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, classes=None):
         """Train for one epoch on ``X`` with labels ``y``.
 
-        The first call fixes ``classes_`` from its labels; later calls may
-        only use those labels.
+        The first call fixes ``classes_``: from ``classes`` when given, else
+        from the labels of its chunk. Later calls may only use those labels,
+        so pass ``classes`` on the first call whenever its chunk may lack a
+        class, as with scikit-learn's incremental classifiers.
+        ``class_prior_`` counts the labels of every chunk seen.
 
         Parameters
         ----------
@@ -530,13 +562,24 @@ class CVAE(VAE):
             A chunk of training data.
         y : array-like of shape (n_samples,)
             Class labels.
+        classes : array-like of shape (n_classes,), default=None
+            Every label any chunk will use. Needed on the first call when
+            its chunk does not show every class; on later calls it may be
+            omitted, or must equal ``classes_``.
 
         Returns
         -------
         self : object
             The estimator, trained one more epoch.
         """
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, classes=classes)
+
+    def _fit(self, X, y, *, incremental, classes=None):
+        self._given_classes, self._merge_counts = classes, incremental
+        try:
+            return super()._fit(X, y, incremental=incremental)
+        finally:
+            del self._given_classes, self._merge_counts
 
     # ------------------------------------------------------------------
     # Decoding with labels
