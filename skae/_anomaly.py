@@ -40,7 +40,7 @@ class AutoEncoderOutlierDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator
         The model to fit, cloned at ``fit``. Anything with ``fit`` and
         ``score_samples`` works with ``error="model"``; ``"squared"`` and
         ``"absolute"`` also need ``reconstruct``. ``None`` means
-        ``AutoEncoder()``. Set its ``random_state`` for reproducible scores.
+        ``AutoEncoder(random_state=random_state)``.
     contamination : "auto" or float in (0, 0.5], default="auto"
         How ``offset_`` is chosen from the scores of the training data.
         A float is the expected fraction of outliers in the training data:
@@ -67,6 +67,11 @@ class AutoEncoderOutlierDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator
         digit, 1, from 0.83 to 0.96). Features constant in the training data
         are only centred. N-D inputs (sequences, images) are standardised per
         position.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the autoencoder, for reproducible scores. It is passed to the
+        default ``AutoEncoder``, and to a given ``estimator`` that has a
+        ``random_state`` parameter, replacing that estimator's own, unless
+        it is None: then a given estimator keeps its own ``random_state``.
 
     Attributes
     ----------
@@ -107,13 +112,23 @@ class AutoEncoderOutlierDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator
         "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
         "error": [StrOptions({"model", *_ERRORS})],
         "standardize": ["boolean"],
+        "random_state": ["random_state"],
     }
 
-    def __init__(self, estimator=None, *, contamination="auto", error="model", standardize=True):
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        contamination="auto",
+        error="model",
+        standardize=True,
+        random_state=None,
+    ):
         self.estimator = estimator
         self.contamination = contamination
         self.error = error
         self.standardize = standardize
+        self.random_state = random_state
 
     # The wrapped estimator validates its own parameters when it is fitted.
     @_fit_context(prefer_skip_nested_validation=False)
@@ -139,7 +154,12 @@ class AutoEncoderOutlierDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator
 
     def _fit(self, X, y):
         X = self._validate_X(X, reset=True)
-        estimator = AutoEncoder() if self.estimator is None else clone(self.estimator)
+        if self.estimator is None:
+            estimator = AutoEncoder(random_state=self.random_state)
+        else:
+            estimator = clone(self.estimator)
+            if self.random_state is not None and "random_state" in estimator.get_params():
+                estimator.set_params(random_state=self.random_state)
         if self.error != "model" and not hasattr(estimator, "reconstruct"):
             raise ValueError(
                 f"error={self.error!r} compares samples with their reconstruction, but "

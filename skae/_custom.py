@@ -12,8 +12,13 @@ from torch import nn
 from ._base import BaseAutoEncoder
 from ._docstrings import fill_doc
 from .modules.custom import UserAutoEncoderModule
+from .modules.dense import DenseAutoEncoderModule
 
 __all__ = ["ModuleAE"]
+
+# The network ModuleAE() trains when given none: AutoEncoder's default one.
+_DEFAULT_HIDDEN = (128,)
+_DEFAULT_N_COMPONENTS = 8
 
 
 @fill_doc
@@ -21,7 +26,10 @@ class ModuleAE(BaseAutoEncoder):
     """Your own torch encoder and decoder, trained and used as a scikit-learn transformer.
 
     Give either ``module``, a torch module with ``encode(x)`` and
-    ``decode(z)`` methods, or ``encoder`` and ``decoder``. The estimator
+    ``decode(z)`` methods, or ``encoder`` and ``decoder``. Given neither,
+    it trains :class:`AutoEncoder`'s default network (one hidden layer of
+    128 ReLU units each side, a linear code of ``n_components`` or 8 values,
+    a linear output), so that ``ModuleAE()`` is a working default. The estimator
     brings everything else of skae: seeded training through skorch,
     validation and early stopping, ``transform``, ``inverse_transform``,
     ``score_samples``, ``partial_fit``, Pipelines, ``GridSearchCV`` and
@@ -45,7 +53,8 @@ class ModuleAE(BaseAutoEncoder):
     Parameters
     ----------
     module : nn.Module, class or callable, default=None
-        A module with ``encode`` and ``decode`` methods.
+        A module with ``encode`` and ``decode`` methods. With ``encoder``
+        and ``decoder`` also None, the default dense network above.
     encoder : nn.Module, class or callable, default=None
         Maps ``(n, n_features)`` to ``(n, n_components)``; used with
         ``decoder`` when ``module`` is None.
@@ -144,12 +153,12 @@ class ModuleAE(BaseAutoEncoder):
                 "Pass either module=... (with encode and decode methods) or encoder=... and "
                 "decoder=..., not both."
             )
-        if self.module is None and halves != (True, True):
-            missing = "decoder" if halves[0] else "encoder" if halves[1] else "module"
+        if self.module is None and halves[0] != halves[1]:
+            missing = "decoder" if halves[0] else "encoder"
             raise ValueError(
-                f"{type(self).__name__} needs a torch network but {missing}=None: pass "
-                "module=... (a module with encode and decode methods) or both encoder=... "
-                "and decoder=..."
+                f"{type(self).__name__} got one half of a network but {missing}=None: pass "
+                "both encoder=... and decoder=..., or module=... (a module with encode and "
+                "decode methods)."
             )
 
     def _make_part(self, part, name, n_features):
@@ -173,7 +182,16 @@ class ModuleAE(BaseAutoEncoder):
         return built
 
     def _build_module(self, n_features, target):
-        if self.module is not None:
+        if self.module is None and self.encoder is None:
+            built = UserAutoEncoderModule(
+                n_features,
+                module=DenseAutoEncoderModule(
+                    n_features,
+                    _DEFAULT_N_COMPONENTS if self.n_components is None else self.n_components,
+                    hidden_layer_sizes=_DEFAULT_HIDDEN,
+                ),
+            )
+        elif self.module is not None:
             module = self._make_part(self.module, "module", n_features)
             methods = [getattr(module, name, None) for name in ("encode", "decode")]
             if not all(callable(method) for method in methods):

@@ -82,3 +82,18 @@ def _instances():
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+def _default_instances():
+    for cls in _public_estimators():
+        yield cls()
+
+
+# Every public estimator as a user first meets it: the default constructor,
+# default epochs and all.
+@parametrize_with_checks(
+    list(_default_instances()),
+    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS.get(type(est).__name__, {}),
+)
+def test_sklearn_compatible_defaults(estimator, check):
+    check(estimator)

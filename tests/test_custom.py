@@ -83,8 +83,8 @@ class FlatCode(nn.Module):
 @pytest.mark.parametrize(
     "params, match",
     [
-        ({}, "needs a torch network but module=None"),
         ({"encoder": nn.Identity()}, "decoder=None"),
+        ({"decoder": nn.Identity()}, "encoder=None"),
         ({"module": TinyAE, "encoder": nn.Identity()}, "not both"),
         ({"module": NoMethods()}, "has no encode and decode methods"),
         (
@@ -99,3 +99,14 @@ class FlatCode(nn.Module):
 def test_errors(params, match, digits):
     with pytest.raises((ValueError, TypeError), match=match):
         ModuleAE(max_epochs=1, **params).fit(digits[0][:20])
+
+
+def test_default_network(digits):
+    # ModuleAE() with no network trains AutoEncoder's default one
+    X = digits[0][:40]
+    ae = ModuleAE(max_epochs=2, random_state=0).fit(X)
+    assert ae.n_components_ == 8
+    assert ae.transform(X).shape == (40, 8)
+    assert ModuleAE(n_components=3, max_epochs=1, random_state=0).fit(X).n_components_ == 3
+    hidden = [m for m in ae.net_.module_.modules() if isinstance(m, nn.Linear)]
+    assert [m.out_features for m in hidden] == [128, 8, 128, 64]
