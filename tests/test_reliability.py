@@ -1,0 +1,375 @@
+"""A fitted model never silently breaks: rollback, divergence, threads, interruption."""
+
+import threading
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+from skorch.callbacks import Callback
+
+from skae import (
+    CVAE,
+    VAE,
+    AutoEncoder,
+    AutoEncoderOutlierDetector,
+    ConvAE,
+    ConvDenoisingAE,
+    DenoisingAE,
+    ModuleAE,
+    SeqAE,
+    SparseAE,
+)
+
+# Every autoencoder family, small, on 16 features (4 x 4 images, 4 x 4 sequences).
+ESTIMATORS = {
+    "AutoEncoder": AutoEncoder(n_components=2, hidden_layer_sizes=(8,)),
+    "SparseAE": SparseAE(n_components=2, hidden_layer_sizes=(8,)),
+    "DenoisingAE": DenoisingAE(n_components=2, hidden_layer_sizes=(8,)),
+    "VAE": VAE(n_components=2, hidden_layer_sizes=(8,)),
+    "CVAE": CVAE(n_components=2, hidden_layer_sizes=(8,)),
+    "ConvAE": ConvAE(n_components=2, image_shape=(4, 4), channels=(2, 2)),
+    "ConvDenoisingAE": ConvDenoisingAE(n_components=2, image_shape=(4, 4), channels=(2, 2)),
+    "SeqAE": SeqAE(n_components=2, sequence_shape=(4, 4), hidden_size=4),
+    "ModuleAE": ModuleAE(n_components=2),
+}
+
+
+def _make(name, **params):
+    return clone(ESTIMATORS[name]).set_params(
+        **{"max_epochs": 2, "batch_size": 8, "random_state": 0, **params}
+    )
+
+
+def _data(n=24, seed=0):
+    rng = np.random.RandomState(seed)
+    return rng.rand(n, 16), np.arange(n) % 3
+
+
+def _fit(est, X, y, method="fit"):
+    args = (X, y) if isinstance(est, CVAE) else (X,)
+    return getattr(est, method)(*args)
+
+
+# ----------------------------------------------------------------------
+# 1-2. A failed fit leaves the model as it was; fit never returns inf/NaN
+# ----------------------------------------------------------------------
+@pytest.mark.parametrize("name", ESTIMATORS)
+@pytest.mark.parametrize("how", ["partial_fit", "warm_start"])
+def test_failed_continued_fit_leaves_model_bit_identical(name, how, state_of, assert_same_state):
+    X, y = _data()
+    est = _fit(_make(name), X, y)
+    before, codes = state_of(est), est.transform(X)
+    if how == "warm_start":
+        est.set_params(warm_start=True)
+    with pytest.raises(ValueError, match="Training diverged"):
+        _fit(est, X * 1e30, y, "partial_fit" if how == "partial_fit" else "fit")
+    est.set_params(warm_start=False)
+    assert_same_state(before, state_of(est))
+    np.testing.assert_array_equal(est.transform(X), codes)
+    assert est.n_iter_ == len(est.net_.history) == len(est.loss_curve_) == 2
+
+
+def test_fit_checks_the_weights_after_the_last_step(state_of, assert_same_state):
+    # the recorded loss is finite (computed before the step) but the step overflows
+    X = [[1e6]]
+    with pytest.raises(ValueError, match="Training diverged: the network's .* inf or NaN"):
+        AutoEncoder(optimizer="sgd", max_epochs=1, random_state=0).fit(X)
+    est = AutoEncoder(optimizer="sgd", lr=1e-12, max_epochs=1, random_state=0).fit(X)
+    before = state_of(est)
+    with pytest.raises(ValueError, match="Lower lr"):
+        est.set_params(warm_start=True, lr=1e-3).fit(X)
+    assert_same_state(before, state_of(est.set_params(warm_start=False, lr=1e-12)))
+    assert np.isfinite(est.reconstruct(X)).all()
+
+
+# ----------------------------------------------------------------------
+# 3. Inference mutates nothing shared
+# ----------------------------------------------------------------------
+def test_inference_never_switches_module_mode():
+    X, _ = _data()
+    est = AutoEncoder(n_components=2, dropout=0.5, max_epochs=2, random_state=0).fit(X)
+    module = est.net_.module_
+    assert not any(m.training for m in module.modules())
+
+    def refuse(mode=True):
+        raise AssertionError("inference switched the module's mode")
+
+    module.train = refuse
+    try:
+        est.transform(X), est.score_samples(X), est.reconstruct(X), est.sample(3)
+    finally:
+        del module.train
+    # training sets training mode itself: dropout is active in the next fit
+    est.set_params(warm_start=True).fit(X)
+    assert not module.training
+
+
+@pytest.mark.parametrize(
+    "est", [AutoEncoder(dropout=0.5), VAE()], ids=["AutoEncoder-dropout", "VAE-sampling"]
+)
+def test_concurrent_inference_on_a_model_random_in_training(est):
+    # dropout and the VAE's sampled code are active in training mode only
+    X, _ = _data(200)
+    est = clone(est).set_params(n_components=2, batch_size=16, max_epochs=2, random_state=0)
+    est.fit(X)
+    expected = est.transform(X), est.score_samples(X)
+    wrong = []
+
+    def worker():
+        for _ in range(20):
+            got = est.transform(X), est.score_samples(X)
+            wrong.extend(not np.array_equal(a, b) for a, b in zip(got, expected))
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(wrong) == 160 and not any(wrong)
+
+
+@pytest.fixture(scope="module")
+def small_batch_model():
+    X, _ = _data(40)
+    return AutoEncoder(n_components=3, batch_size=8, max_epochs=2, random_state=0).fit(X), X
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows=st.lists(st.integers(0, 39), min_size=1, max_size=40))
+def test_rows_do_not_depend_on_their_batch(small_batch_model, rows):
+    # each row is encoded the same alone, in any subset and in any order
+    est, X = small_batch_model
+    full = est.transform(X)
+    np.testing.assert_array_equal(est.transform(X[rows]), full[rows])
+    np.testing.assert_array_equal(est.score_samples(X[rows]), est.score_samples(X)[rows])
+
+
+# ----------------------------------------------------------------------
+# 5. numpy scalar parameters
+# ----------------------------------------------------------------------
+_NUMPY_PARAMS = {
+    "AutoEncoder": {"hidden_layer_sizes": (np.int64(8),)},
+    "SparseAE": {"hidden_layer_sizes": (np.int64(8),)},
+    "DenoisingAE": {"noise_level": np.float64(DenoisingAE().noise_level)},
+    "VAE": {"beta": np.float64(1.0)},
+    "CVAE": {"beta": np.float32(1.0)},
+    "ConvAE": {"channels": (np.int64(2), np.int64(2)), "image_shape": (np.int64(4),) * 2},
+    "ConvDenoisingAE": {"kernel_size": np.int64(3)},
+    "SeqAE": {"hidden_size": np.int64(4), "sequence_shape": (np.int32(4), np.int64(4))},
+    "ModuleAE": {},
+}
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_numpy_scalar_parameters(name):
+    X, y = _data()
+    plain = _fit(_make(name), X, y)
+    numpy_params = {
+        "n_components": np.int64(2),
+        "max_epochs": np.int64(2),
+        "batch_size": np.int32(8),
+        "lr": np.float64(1e-3),
+        **_NUMPY_PARAMS[name],
+    }
+    est = _fit(_make(name, **numpy_params), X, y)
+    np.testing.assert_array_equal(est.transform(X), plain.transform(X))
+    # stored unchanged
+    assert type(est.get_params()["n_components"]) is np.int64
+
+
+def test_grid_search_over_numpy_range():
+    X, _ = _data(30)
+    search = GridSearchCV(
+        SeqAE(sequence_shape=(4, 4), max_epochs=1, random_state=0),
+        {"n_components": np.arange(1, 3), "hidden_size": np.arange(2, 4)},
+        cv=2,
+    ).fit(X)
+    assert search.best_estimator_.n_components_ in (1, 2)
+
+
+# ----------------------------------------------------------------------
+# 6. warm_start applies lr, batch_size and shuffle, refuses the rest
+# ----------------------------------------------------------------------
+def test_warm_start_applies_lr_batch_size_and_shuffle():
+    X, _ = _data(32)
+    est = AutoEncoder(n_components=2, max_epochs=1, batch_size=8, random_state=0).fit(X)
+    est.set_params(warm_start=True, lr=0.05, batch_size=16, shuffle=False).fit(X)
+    assert [g["lr"] for g in est.net_.optimizer_.param_groups] == [0.05]
+    assert [len(row["batches"]) for row in est.net_.history] == [4, 2]
+    assert est.net_.iterator_train__shuffle is False
+    est.set_params(batch_size=32).partial_fit(X)
+    assert len(est.net_.history[-1]["batches"]) == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"optimizer": "sgd"},
+        {"callbacks": [Callback()]},
+        {"hidden_layer_sizes": (4,)},
+        {"n_components": 3},
+        {"weight_decay": 0.1},
+        {"verbose": 1},
+        {"random_state": 1},
+    ],
+)
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_warm_start_refuses_other_changes(change, method, state_of, assert_same_state):
+    X, _ = _data()
+    est = AutoEncoder(n_components=2, max_epochs=1, random_state=0).fit(X)
+    before = state_of(est)
+    (name,) = change
+    original = est.get_params()[name]
+    with pytest.raises(ValueError, match=f"{name}=.* differs from .* warm_start=False"):
+        getattr(est.set_params(warm_start=True, **change), method)(X)
+    assert_same_state(before, state_of(est.set_params(warm_start=False, **{name: original})))
+
+
+# ----------------------------------------------------------------------
+# 7. Ctrl-C keeps the completed epochs
+# ----------------------------------------------------------------------
+class InterruptAt(Callback):
+    """Raise KeyboardInterrupt once, after training batch ``batch`` of epoch ``epoch``."""
+
+    def __init__(self, epoch, batch):
+        self.epoch = epoch
+        self.batch = batch
+
+    def initialize(self):
+        self.fired_ = False
+        return self
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        row = net.history[-1]
+        at = len(net.history) == self.epoch and len(row["batches"]) == self.batch
+        if training and at and not self.fired_:
+            self.fired_ = True
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("name", ["AutoEncoder", "VAE", "CVAE"])
+def test_interrupted_fit_keeps_the_completed_epochs(name):
+    X, y = _data(32)
+    est = _make(name, max_epochs=5, callbacks=[InterruptAt(3, 2)])
+    with pytest.warns(UserWarning, match="interrupted during epoch 3"):
+        _fit(est, X, y)
+    assert est.n_iter_ == len(est.net_.history) == len(est.loss_curve_) == 2
+    assert np.isfinite(est.transform(X)).all()
+    # the weights keep the two batches of epoch 3: not those of two epochs
+    two = _fit(_make(name, max_epochs=2), X, y)
+    assert not np.array_equal(est.transform(X), two.transform(X))
+    # and training continues from there (the callback fires once per net)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _fit(est.set_params(warm_start=True, max_epochs=1), X, y)
+    assert est.n_iter_ == len(est.loss_curve_) == 3
+
+
+def test_interrupt_before_any_epoch_raises_and_keeps_the_model(state_of, assert_same_state):
+    X, _ = _data(32)
+    est = AutoEncoder(n_components=2, max_epochs=1, batch_size=8, callbacks=[InterruptAt(1, 2)])
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(X)
+    assert not hasattr(est, "net_")
+    est = AutoEncoder(n_components=2, max_epochs=1, batch_size=8, random_state=0)
+    est.set_params(callbacks=[InterruptAt(2, 1)]).fit(X)  # epoch 1 runs uninterrupted
+    before = state_of(est)
+    with pytest.raises(KeyboardInterrupt):
+        est.set_params(warm_start=True).fit(X)
+    assert_same_state(before, state_of(est.set_params(warm_start=False)))
+
+
+def test_early_stopping_is_not_an_interruption():
+    X, _ = _data(40)
+    est = AutoEncoder(n_components=2, early_stopping=True, n_iter_no_change=1, tol=10.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est.set_params(max_epochs=20, random_state=0).fit(X)
+    assert est.n_iter_ == 2
+
+
+# ----------------------------------------------------------------------
+# 8. Code statistics over every partial_fit chunk; CVAE classes=
+# ----------------------------------------------------------------------
+@settings(max_examples=8, deadline=None)
+@given(sizes=st.lists(st.integers(1, 12), min_size=1, max_size=4))
+def test_code_statistics_pool_every_chunk(sizes):
+    X, _ = _data(sum(sizes))
+    est = AutoEncoder(n_components=2, hidden_layer_sizes=(8,), random_state=0)
+    codes, start = [], 0
+    for size in sizes:
+        chunk = X[start : start + size]
+        start += size
+        codes.append(est.partial_fit(chunk).transform(chunk))
+    Z = np.vstack(codes)
+    np.testing.assert_allclose(est.code_mean_, Z.mean(axis=0), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(est.code_std_, Z.std(axis=0), rtol=1e-9, atol=1e-12)
+
+
+def test_fit_restarts_code_statistics():
+    X, _ = _data(30)
+    est = AutoEncoder(n_components=2, max_epochs=1, random_state=0).partial_fit(X[:10])
+    est.set_params(warm_start=True).fit(X)
+    np.testing.assert_allclose(est.code_mean_, est.transform(X).mean(axis=0), rtol=1e-9)
+
+
+def test_cvae_partial_fit_classes():
+    X, y = _data(30)
+    cvae = CVAE(n_components=2, random_state=0)
+    cvae.partial_fit(X[y < 2], y[y < 2], classes=[2, 0, 1])
+    np.testing.assert_array_equal(cvae.classes_, [0, 1, 2])
+    np.testing.assert_array_equal(cvae.class_prior_, [0.5, 0.5, 0])
+    cvae.partial_fit(X[y == 2], y[y == 2])
+    np.testing.assert_array_equal(cvae.class_prior_, [1 / 3] * 3)
+    assert cvae.sample(2, y=2, random_state=0).shape == (2, 16)
+    with pytest.raises(ValueError, match=r"classes=\[0, 1\] differs from classes_=\[0, 1, 2\]"):
+        cvae.partial_fit(X, y, classes=[0, 1])
+    with pytest.raises(ValueError, match="not seen in fit: \\[1\\].*classes=... on the first"):
+        CVAE(n_components=2).partial_fit(X[y != 1], y[y != 1]).partial_fit(X, y)
+    with pytest.raises(ValueError, match="y contains labels not seen"):
+        CVAE(n_components=2).partial_fit(X, y, classes=[0, 1])
+
+
+# ----------------------------------------------------------------------
+# 10. Same seed, same result: what is promised
+# ----------------------------------------------------------------------
+@pytest.mark.parametrize("threads", [1, 2])
+def test_same_seed_same_threads_same_result(threads):
+    X, _ = _data(32)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        a, b = (
+            ConvAE(n_components=2, image_shape=(4, 4), channels=(4, 4), max_epochs=3)
+            .set_params(random_state=0)
+            .fit(X)
+            .transform(X)
+            for _ in range(2)
+        )
+    finally:
+        torch.set_num_threads(previous)
+    np.testing.assert_array_equal(a, b)
+
+
+# ----------------------------------------------------------------------
+# 11. The outlier detector's random_state
+# ----------------------------------------------------------------------
+def test_detector_random_state():
+    X, _ = _data(30)
+    base = AutoEncoder(n_components=2, max_epochs=2, random_state=5)
+    scores = [
+        AutoEncoderOutlierDetector(base, random_state=seed).fit(X).score_samples(X)
+        for seed in (0, 0, None)
+    ]
+    np.testing.assert_array_equal(scores[0], scores[1])
+    own = AutoEncoderOutlierDetector(base).fit(X)
+    np.testing.assert_array_equal(scores[2], own.score_samples(X))
+    assert own.estimator_.random_state == 5
+    assert AutoEncoderOutlierDetector(base, random_state=0).fit(X).estimator_.random_state == 0
+    default = AutoEncoderOutlierDetector(random_state=3).fit(X)
+    assert default.estimator_.random_state == 3
