@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._autoencoder import AutoEncoder
-from ._base import _rollback_on_error, sample_errors
+from ._base import _check_float32_range, _check_input_values, _rollback_on_error, sample_errors
 
 __all__ = ["AutoEncoderOutlierDetector"]
 
@@ -176,7 +176,14 @@ class AutoEncoderOutlierDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator
         return self
 
     def _validate_X(self, X, *, reset):
-        return validate_data(self, X, reset=reset, dtype=[np.float64, np.float32], allow_nd=True)
+        X = _check_input_values(
+            lambda X: validate_data(
+                self, X, reset=reset, dtype=[np.float64, np.float32], allow_nd=True
+            ),
+            X,
+        )
+        _check_float32_range(X.reshape(len(X), -1))
+        return X
 
     def _standardized(self, X):
         if not self.standardize:

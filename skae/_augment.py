@@ -11,6 +11,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._base import _check_input_values, _rollback_on_error
 from .noise import ATTRS_KEY, KINDS, CleanSource, NoiseRecipe, NoisyArray, check_noise
 
 __all__ = ["NoiseAugmenter"]
@@ -123,8 +124,14 @@ default="gaussian"
         self : object
             The fitted transformer.
         """
-        self._recipe()
-        validate_data(self, X, reset=True, allow_nd=True)
+        with _rollback_on_error(self):
+            self._recipe()
+            _check_input_values(
+                lambda X: validate_data(
+                    self, X, reset=True, dtype=[np.float64, np.float32], allow_nd=True
+                ),
+                X,
+            )
         return self
 
     def transform(self, X):
@@ -143,8 +150,11 @@ default="gaussian"
             output is set.
         """
         check_is_fitted(self)
-        X_checked = validate_data(
-            self, X, reset=False, dtype=[np.float64, np.float32], copy=True, allow_nd=True
+        X_checked = _check_input_values(
+            lambda X: validate_data(
+                self, X, reset=False, dtype=[np.float64, np.float32], copy=True, allow_nd=True
+            ),
+            X,
         )
         recipe = self._recipe()
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)

@@ -148,21 +148,46 @@ def _check_input_values(validate, X):
                 )
     try:
         return validate(X)
-    except ValueError as error:
+    except TypeError as error:
         message = str(error)
-        if "could not convert" in message or "convert string" in message:
-            raise ValueError(
-                f"X holds text, not numbers ({message}). skae networks take numeric "
-                "features only: encode text columns first (e.g. OneHotEncoder or "
-                "OrdinalEncoder), or drop them."
-            ) from error
-        if "inhomogeneous" in message or "with a sequence" in message:
-            raise ValueError(
-                "X is ragged: its rows have different lengths, so it is not a "
-                "(n_samples, n_features) table. Pad or truncate every row to the same "
-                "number of features."
+        if "argument must be" in message:  # an object array holding non-numbers
+            raise TypeError(
+                f"{message}. X must hold numbers only: convert or drop the cells that "
+                "hold other objects."
             ) from error
         raise
+    except ValueError as error:
+        message = str(error)
+        fix = next((fix for key, fix in _VALUE_FIXES.items() if key in message), None)
+        if fix is not None:
+            raise ValueError(f"{message.strip()} {fix}") from error
+        raise
+
+
+# Parts of numpy's and scikit-learn's input errors, and what to do about each.
+_VALUE_FIXES = {
+    "could not convert": (
+        "X holds text, not numbers: skae networks take numeric features only. Encode text "
+        "columns first (e.g. OneHotEncoder or OrdinalEncoder), or drop them."
+    ),
+    "inhomogeneous": (
+        "X is ragged: its rows have different lengths, so it is not a (n_samples, "
+        "n_features) table. Pad or truncate every row to the same number of features."
+    ),
+    "with a sequence": (
+        "X is ragged: its rows have different lengths, so it is not a (n_samples, "
+        "n_features) table. Pad or truncate every row to the same number of features."
+    ),
+    "infinity": (
+        "Replace or drop the infinite values (e.g. np.nan_to_num, or clip to a finite "
+        "range) before fitting or transforming."
+    ),
+    "Complex data": "Pass real numbers: e.g. np.abs(X) or np.real(X), or stack both parts.",
+    "Found array with dim": (
+        "Flatten each sample to one row, X.reshape(len(X), -1), or use an estimator taking "
+        "a shape parameter (image_shape, sequence_shape)."
+    ),
+}
 
 
 # Largest magnitude float32 holds; larger float64 values would become inf.
@@ -384,6 +409,7 @@ class BaseAutoEncoder(
         self : object
             The estimator, trained one more epoch.
         """
+        self._validate_params()  # which sklearn skips in partial_fit once fitted
         return self._fit(X, y, incremental=True)
 
     # Parameters that a continued fit (``warm_start=True`` or ``partial_fit``)

@@ -572,6 +572,7 @@ class CVAE(VAE):
         self : object
             The estimator, trained one more epoch.
         """
+        self._validate_params()  # which sklearn skips in partial_fit once fitted
         return self._fit(X, y, incremental=True, classes=classes)
 
     def _fit(self, X, y, *, incremental, classes=None):

@@ -66,7 +66,9 @@ def _assert_same(a, b, path="state"):
         assert b[0] == "tensor" and a[1:3] == b[1:3], path
         assert torch.equal(a[3], b[3]) or bool(
             torch.isnan(a[3]).eq(torch.isnan(b[3])).all()
-            and torch.where(torch.isnan(a[3]), 0, a[3]).eq(torch.where(torch.isnan(b[3]), 0, b[3])).all()
+            and torch.where(torch.isnan(a[3]), 0, a[3])
+            .eq(torch.where(torch.isnan(b[3]), 0, b[3]))
+            .all()
         ), path
     elif isinstance(a, tuple) and a and a[0] == "array":
         assert b[0] == "array" and a[1:3] == b[1:3], path
