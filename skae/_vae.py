@@ -6,7 +6,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import _fit_context
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, metadata_routing
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
@@ -466,6 +466,10 @@ class CVAE(VAE):
     >>> conv.sample(3, y=7, random_state=0).shape
     (3, 64)
     """
+
+    # ``classes`` is passed to partial_fit directly, never routed as metadata
+    # (which would add a set_partial_fit_request method).
+    __metadata_request__partial_fit = {"classes": metadata_routing.UNUSED}
 
     # ------------------------------------------------------------------
     # Labels
