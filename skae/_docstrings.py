@@ -83,7 +83,10 @@ loss : {"mse", "bce", "mae"}, default="mse"
         Smallest decrease of the validation loss that counts as improvement.
     warm_start : bool, default=False
         When True, ``fit`` continues training the fitted network instead of
-        starting afresh.
+        starting afresh. A continued fit (this, or ``partial_fit``) applies
+        a changed ``max_epochs``, ``lr``, ``batch_size`` or ``shuffle``, and
+        refuses with a ``ValueError`` any other parameter changed since the
+        network was built; if it fails, the model is left as it was.
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks (instances or ``(name, callback)`` pairs),
         copied at each fit.
@@ -95,7 +98,8 @@ loss : {"mse", "bce", "mae"}, default="mse"
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, dropout, corruption and the
         validation split, without touching global random state. The same
-        integer gives identical results.""",
+        integer gives identical results on the same machine, torch version
+        and number of torch threads.""",
     "conv_parameters": """\
 channels : int or tuple of int, default=(32, 16, 8)
         Output channels of the encoder's convolution stages; each stage but
@@ -121,10 +125,10 @@ net_ : skorch.NeuralNet
     n_iter_ : int
         Number of epochs trained.
     code_mean_ : ndarray of shape (n_components_,)
-        Mean of the codes of the training data (the data of the last
-        ``fit`` or ``partial_fit`` call; a random subset of 4,096 rows when
-        larger); with ``code_std_`` it defines the diagonal Gaussian that
-        ``sample`` decodes.
+        Mean of the codes of the training data (of the last ``fit``, or of
+        every chunk since the first ``partial_fit``, pooled; a random subset
+        of 4,096 rows of a larger call); with ``code_std_`` it defines the
+        diagonal Gaussian that ``sample`` decodes.
     code_std_ : ndarray of shape (n_components_,)
         Standard deviation of the codes of the training data.
     n_features_in_ : int
