@@ -132,6 +132,12 @@ def _checked_device(device: str) -> str:
             f"device={device!r} holds no data (meta tensors have shapes but no values), so "
             "nothing can be trained on it; use 'cpu', 'cuda' or 'auto'."
         )
+    index = torch.device(device).index if kind == "cuda" else None
+    if index is not None and torch.cuda.is_available() and index >= torch.cuda.device_count():
+        raise ValueError(
+            f"device={device!r} names CUDA device {index}, but this machine has "
+            f"{torch.cuda.device_count()} (numbered from 0); use 'cuda:0' or 'auto'."
+        )
     if kind == "mps" and not torch.backends.mps.is_available():
         raise ValueError(
             f"device={device!r} was requested but MPS is not available on this machine; "

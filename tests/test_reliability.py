@@ -133,13 +133,13 @@ def test_concurrent_inference_on_a_model_random_in_training(est):
     assert len(wrong) == 160 and not any(wrong)
 
 
-@pytest.fixture(scope="module")
-def small_batch_model():
+@pytest.fixture(scope="module", params=["AutoEncoder", "VAE", "ConvAE", "SeqAE"])
+def small_batch_model(request):
     X, _ = _data(40)
-    return AutoEncoder(n_components=3, batch_size=8, max_epochs=2, random_state=0).fit(X), X
+    return _make(request.param).fit(X), X
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(rows=st.lists(st.integers(0, 39), min_size=1, max_size=40))
 def test_rows_do_not_depend_on_their_batch(small_batch_model, rows):
     # each row is encoded the same alone, in any subset and in any order
