@@ -147,11 +147,12 @@ def _checked_device(device: str) -> str:
 
 
 def _check_input_values(validate, X):
-    """Run ``validate(X)``, naming non-numeric columns and ragged rows plainly.
+    """Run ``validate(X)``, with errors that say what to do.
 
-    pandas columns that are not numbers (text, categories) are named with
-    the fix (encode them); numpy's messages for text and for rows of
-    different lengths are replaced by ones that say what to do.
+    pandas columns that are not numbers (text, categories, dates) are named,
+    with the fix (encode them). numpy's and scikit-learn's messages for
+    text, ragged rows, infinite values, complex numbers, N-D arrays and
+    objects get the fix appended (``_VALUE_FIXES``); the error types stay.
     """
     dtypes = getattr(X, "dtypes", None)
     if dtypes is not None and hasattr(X, "columns"):
