@@ -195,3 +195,163 @@ def test_search_on_ray_equals_local_search(case, data, local_results, ray_backen
     remote = _fit_with_backend("ray", search, args)
     local, local_check = local_results[name]
     _assert_same_search(remote, local, check(remote), local_check)
+
+
+# ----------------------------------------------------------------------
+# Data-parallel training: torchrun, 2 CPU processes over gloo
+# ----------------------------------------------------------------------
+WORKER = '''
+import os, pickle, sys
+import numpy as np
+from sklearn.datasets import load_digits
+from skorch.callbacks import Callback
+from skae import VAE, AutoEncoder, DataParallel, DenoisingAE
+
+
+class RowCounter(Callback):
+    """Rows this process computed gradients on, per epoch."""
+
+    def initialize(self):
+        self.rows = []
+        return self
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.rows.append(0)
+
+    def on_grad_computed(self, net, named_parameters, batch=None, **kwargs):
+        self.rows[-1] += len(batch[0])
+
+
+X = (load_digits().data / 16)[:301]  # 271 training rows: a last batch of 15 (8 + 7)
+kw = dict(n_components=4, hidden_layer_sizes=(32,), batch_size=64, max_epochs=3,
+          early_stopping=True, n_iter_no_change=10, random_state=0)
+out = {}
+with DataParallel(timeout=60) as dp:
+    rank = dp.rank
+    ae = AutoEncoder(callbacks=[("rows", RowCounter())], **kw).fit(X)
+    dae = DenoisingAE(noise_level=0.3, **kw).fit(X)
+    vae = VAE(**kw).fit(X)
+    try:
+        AutoEncoder(**{**kw, "random_state": None}).fit(X)
+    except ValueError as error:
+        out["seed_error"] = str(error)
+pickle.loads(pickle.dumps(ae))
+out["rows"] = dict(ae.net_.callbacks_)["rows"].rows
+for name, est in [("ae", ae), ("dae", dae), ("vae", vae)]:
+    out[name] = (est.transform(X), est.loss_curve_, est.validation_loss_curve_)
+if rank == 0:  # the same model trained by this process alone
+    ref = AutoEncoder(**kw).fit(X)
+    out["single"] = (ref.transform(X), ref.loss_curve_, ref.validation_loss_curve_)
+with open(os.path.join(sys.argv[1], f"rank{rank}.pkl"), "wb") as f:
+    pickle.dump(out, f)
+'''
+
+
+def _torchrun(script, out, nproc, timeout=TIMEOUT):
+    """Run ``script out`` under torchrun on ``nproc`` CPU processes; kill all on timeout."""
+    import signal
+    import subprocess
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[1])
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]),
+        "OMP_NUM_THREADS": "1",
+        "CUDA_VISIBLE_DEVICES": "",
+    }
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    command += [f"--nproc_per_node={nproc}", str(script), str(out)]
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        pytest.fail(f"torchrun did not finish in {timeout} s")
+    assert process.returncode == 0, output.decode()[-3000:]
+
+
+@pytest.fixture(scope="module")
+def data_parallel_run(tmp_path_factory):
+    """Results of WORKER in each of 2 processes: {rank: results}."""
+    import pickle
+
+    if not torch.distributed.is_available() or not torch.distributed.is_gloo_available():
+        pytest.skip("torch was built without gloo distributed support")
+    tmp = tmp_path_factory.mktemp("data_parallel")
+    script = tmp / "worker.py"
+    script.write_text(WORKER)
+    _torchrun(script, tmp, nproc=2)
+    return {rank: pickle.loads((tmp / f"rank{rank}.pkl").read_bytes()) for rank in (0, 1)}
+
+
+@pytest.mark.parametrize("model", ["ae", "dae", "vae"])
+def test_data_parallel_processes_end_with_the_same_model(data_parallel_run, model):
+    codes0, curve0, valid0 = data_parallel_run[0][model]
+    codes1, curve1, valid1 = data_parallel_run[1][model]
+    np.testing.assert_array_equal(codes0, codes1)
+    assert curve0 == curve1 and valid0 == valid1
+    assert curve0[-1] < curve0[0]  # it trained
+
+
+def test_data_parallel_equals_one_process_on_the_whole_batch(data_parallel_run):
+    # 2 processes x ~32 rows of each 64-row batch, gradients averaged with
+    # weights n_r / n  ==  1 process x 64 rows, up to float summation order
+    codes, curve, valid = data_parallel_run[0]["ae"]
+    codes_1, curve_1, valid_1 = data_parallel_run[0]["single"]
+    np.testing.assert_allclose(curve, curve_1, rtol=1e-5)
+    np.testing.assert_allclose(valid, valid_1, rtol=1e-5)
+    np.testing.assert_allclose(codes, codes_1, rtol=1e-4, atol=1e-5)
+
+
+def test_data_parallel_processes_split_every_batch(data_parallel_run):
+    # 271 training rows in batches of 64: 4 x (32 + 32) and 15 = 8 + 7
+    assert data_parallel_run[0]["rows"] == [4 * 32 + 8] * 3
+    assert data_parallel_run[1]["rows"] == [4 * 32 + 7] * 3
+
+
+def test_data_parallel_needs_the_same_seed_everywhere(data_parallel_run):
+    # random_state=None draws a seed per process: every process fails alike, none hangs
+    for rank in (0, 1):
+        assert "same integer random_state" in data_parallel_run[rank]["seed_error"]
+
+
+def test_data_parallel_without_processes_says_how_to_launch(monkeypatch, digits):
+    from skae import DataParallel
+
+    if torch.distributed.is_initialized():
+        pytest.skip("a process group is already initialised")
+    for name in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(RuntimeError, match="torchrun --nproc_per_node"):
+        with DataParallel():
+            pass
+
+
+def test_data_parallel_in_a_group_of_one_equals_plain_training(digits):
+    from skae import DataParallel
+    from skae._engine import AutoEncoderNet
+
+    if not torch.distributed.is_available() or torch.distributed.is_initialized():
+        pytest.skip("needs torch.distributed and no process group yet")
+    X = digits[0][:150]
+    kw = dict(n_components=3, hidden_layer_sizes=(16,), batch_size=32, max_epochs=2)
+    kw.update(early_stopping=True, random_state=0)
+    plain = AutoEncoder(**kw).fit(X)
+    torch.distributed.init_process_group(
+        "gloo", store=torch.distributed.HashStore(), rank=0, world_size=1
+    )
+    try:
+        with DataParallel():
+            parallel = AutoEncoder(**kw).fit(X)
+        outside = AutoEncoder(**kw).fit(X)
+    finally:
+        torch.distributed.destroy_process_group()
+    assert type(outside.net_) is AutoEncoderNet  # the context is gone after the block
+    assert type(parallel.net_) is not AutoEncoderNet
+    np.testing.assert_array_equal(parallel.transform(X), plain.transform(X))
+    assert parallel.loss_curve_ == plain.loss_curve_
+    assert parallel.validation_loss_curve_ == plain.validation_loss_curve_
