@@ -82,6 +82,14 @@ class DataParallel:
         Seconds a process waits for the others at any exchange before it
         fails, when the context initialises the default group.
 
+    Attributes
+    ----------
+    rank : int
+        This process's index in the group, from 0 (set on entering the
+        block, kept after it).
+    world_size : int
+        Number of processes in the group (set on entering the block).
+
     See Also
     --------
     torch.nn.parallel.DistributedDataParallel : The engine underneath.
@@ -127,6 +135,8 @@ class DataParallel:
                 )
             dist.init_process_group(backend=self.backend, timeout=timedelta(seconds=self.timeout))
             self._owns_group = True
+        self.rank = dist.get_rank(self.group)
+        self.world_size = dist.get_world_size(self.group)
         self._token = _engine.PLACEMENT.set(self)
         return self
 
@@ -136,16 +146,6 @@ class DataParallel:
             dist.destroy_process_group()
             self._owns_group = False
         return False
-
-    @property
-    def rank(self) -> int:
-        """This process's index in the group, from 0."""
-        return dist.get_rank(self.group)
-
-    @property
-    def world_size(self) -> int:
-        """Number of processes in the group."""
-        return dist.get_world_size(self.group)
 
 
 class _Shard:
