@@ -4,9 +4,9 @@ The searches run through joblib's dask (and, when installed, ray) backend on
 worker processes and must give exactly what the same search gives locally.
 """
 
-import concurrent.futures
 import os
 import sys
+import threading
 
 import joblib
 import numpy as np
@@ -124,21 +124,33 @@ def dask_client():
 def _fit_with_backend(backend, search, args):
     """Fit ``search`` under joblib ``backend``, failing after TIMEOUT seconds.
 
-    The refit on the whole data runs in this process, with one intra-op
-    thread as in the local reference run.
+    The fit runs in a daemon thread, so that a stuck cluster fails the test
+    rather than hanging it (or the interpreter's exit). The refit on the
+    whole data runs in this process, with one intra-op thread as in the
+    local reference run.
     """
+    result = {}
 
     def fit():
-        with joblib.parallel_config(backend=backend):
-            return search.fit(*args)
+        try:
+            with joblib.parallel_config(backend=backend):
+                result["search"] = search.fit(*args)
+        except BaseException as error:
+            result["error"] = error
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            return pool.submit(fit).result(timeout=TIMEOUT)
+        thread = threading.Thread(target=fit, daemon=True)
+        thread.start()
+        thread.join(TIMEOUT)
     finally:
         torch.set_num_threads(threads)
+    if thread.is_alive():
+        pytest.fail(f"the search on the {backend} backend did not finish in {TIMEOUT} s")
+    if "error" in result:
+        raise result["error"]
+    return result["search"]
 
 
 def _assert_same_search(remote, local, remote_check, local_check):
@@ -173,7 +185,7 @@ def test_search_on_dask_cluster_equals_local_search(case, data, local_results, d
 @pytest.fixture(scope="module")
 def ray_backend():
     """A local ray instance with two worker processes, as joblib backend "ray"."""
-    ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'ray[default]')")
+    ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'skae[ray]')")
     from ray.util.joblib import register_ray
 
     # ray workers do not share this process's sys.path: send this module's
@@ -231,17 +243,20 @@ with DataParallel(timeout=60) as dp:
     ae = AutoEncoder(callbacks=[("rows", RowCounter())], **kw).fit(X)
     dae = DenoisingAE(noise_level=0.3, **kw).fit(X)
     vae = VAE(**kw).fit(X)
+    # stops after epoch 2 (no improvement by tol) and restores epoch 1's weights
+    stop = AutoEncoder(**{**kw, "n_iter_no_change": 1, "tol": 1.0, "max_epochs": 5}).fit(X)
     try:
         AutoEncoder(**{**kw, "random_state": None}).fit(X)
     except ValueError as error:
         out["seed_error"] = str(error)
 pickle.loads(pickle.dumps(ae))
 out["rows"] = dict(ae.net_.callbacks_)["rows"].rows
-for name, est in [("ae", ae), ("dae", dae), ("vae", vae)]:
+for name, est in [("ae", ae), ("dae", dae), ("vae", vae), ("stop", stop)]:
     out[name] = (est.transform(X), est.loss_curve_, est.validation_loss_curve_)
-if rank == 0:  # the same model trained by this process alone
-    ref = AutoEncoder(**kw).fit(X)
-    out["single"] = (ref.transform(X), ref.loss_curve_, ref.validation_loss_curve_)
+if rank == 0:  # the same models trained by this process alone
+    for name, est in [("single", AutoEncoder(**kw)), ("single_stop", stop)]:
+        est = est.fit(X)
+        out[name] = (est.transform(X), est.loss_curve_, est.validation_loss_curve_)
 with open(os.path.join(sys.argv[1], f"rank{rank}.pkl"), "wb") as f:
     pickle.dump(out, f)
 '''
@@ -288,7 +303,7 @@ def data_parallel_run(tmp_path_factory):
     return {rank: pickle.loads((tmp / f"rank{rank}.pkl").read_bytes()) for rank in (0, 1)}
 
 
-@pytest.mark.parametrize("model", ["ae", "dae", "vae"])
+@pytest.mark.parametrize("model", ["ae", "dae", "vae", "stop"])
 def test_data_parallel_processes_end_with_the_same_model(data_parallel_run, model):
     codes0, curve0, valid0 = data_parallel_run[0][model]
     codes1, curve1, valid1 = data_parallel_run[1][model]
@@ -305,6 +320,14 @@ def test_data_parallel_equals_one_process_on_the_whole_batch(data_parallel_run):
     np.testing.assert_allclose(curve, curve_1, rtol=1e-5)
     np.testing.assert_allclose(valid, valid_1, rtol=1e-5)
     np.testing.assert_allclose(codes, codes_1, rtol=1e-4, atol=1e-5)
+
+
+def test_data_parallel_early_stopping_stops_and_restores_alike(data_parallel_run):
+    codes, curve, valid = data_parallel_run[0]["stop"]
+    codes_1, curve_1, valid_1 = data_parallel_run[0]["single_stop"]
+    assert len(curve) == len(curve_1) == 2  # stopped after epoch 2 in both
+    np.testing.assert_allclose(valid, valid_1, rtol=1e-5)
+    np.testing.assert_allclose(codes, codes_1, rtol=1e-4, atol=1e-5)  # epoch 1's weights
 
 
 def test_data_parallel_processes_split_every_batch(data_parallel_run):
