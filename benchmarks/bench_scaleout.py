@@ -84,7 +84,7 @@ def bench_search():
     rows.append(("loky, n_jobs=2", *timed_search(2, "loky")))
     with (
         LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         Client(cluster),
     ):
