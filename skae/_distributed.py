@@ -170,10 +170,12 @@ class _Shard:
         process must take part in every gradient exchange.
         """
         n = len(X)
-        rows = torch.tensor_split(torch.arange(n), self.world)[self.rank]
-        if len(rows) == 0:
+        # the first n % W processes take one row more, as torch.tensor_split
+        size, extra = divmod(n, self.world)
+        start = self.rank * size + min(self.rank, extra)
+        stop = start + size + (self.rank < extra)
+        if stop == start:
             return X[:1], target[:1], 0.0
-        start, stop = int(rows[0]), int(rows[-1]) + 1
         return X[start:stop], target[start:stop], self.world * (stop - start) / n
 
     def step_seed(self, kind: int) -> int:

@@ -4,6 +4,7 @@ The searches run through joblib's dask (and, when installed, ray) backend on
 worker processes and must give exactly what the same search gives locally.
 """
 
+import math
 import os
 import sys
 import threading
@@ -12,6 +13,8 @@ import joblib
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 from sklearn.pipeline import Pipeline
 
@@ -245,16 +248,18 @@ with DataParallel(timeout=60) as dp:
     vae = VAE(**kw).fit(X)
     # stops after epoch 2 (no improvement by tol) and restores epoch 1's weights
     stop = AutoEncoder(**{**kw, "n_iter_no_change": 1, "tol": 1.0, "max_epochs": 5}).fit(X)
+    # 271 = 5 x 54 + 1: the last batch has one row, and process 1 none
+    tail = AutoEncoder(**{**kw, "batch_size": 54}).fit(X)
     try:
         AutoEncoder(**{**kw, "random_state": None}).fit(X)
     except ValueError as error:
         out["seed_error"] = str(error)
 pickle.loads(pickle.dumps(ae))
 out["rows"] = dict(ae.net_.callbacks_)["rows"].rows
-for name, est in [("ae", ae), ("dae", dae), ("vae", vae), ("stop", stop)]:
+for name, est in [("ae", ae), ("dae", dae), ("vae", vae), ("stop", stop), ("tail", tail)]:
     out[name] = (est.transform(X), est.loss_curve_, est.validation_loss_curve_)
 if rank == 0:  # the same models trained by this process alone
-    for name, est in [("single", AutoEncoder(**kw)), ("single_stop", stop)]:
+    for name, est in [("single", AutoEncoder(**kw)), ("single_stop", stop), ("single_tail", tail)]:
         est = est.fit(X)
         out[name] = (est.transform(X), est.loss_curve_, est.validation_loss_curve_)
 with open(os.path.join(sys.argv[1], f"rank{rank}.pkl"), "wb") as f:
@@ -308,7 +313,7 @@ def test_data_parallel_training_on_two_processes(data_parallel_run):
     run = data_parallel_run
 
     # both processes end with the same model, a trained one
-    for model in ["ae", "dae", "vae", "stop"]:
+    for model in ["ae", "dae", "vae", "stop", "tail"]:
         codes0, curve0, valid0 = run[0][model]
         codes1, curve1, valid1 = run[1][model]
         np.testing.assert_array_equal(codes0, codes1, err_msg=model)
@@ -316,12 +321,14 @@ def test_data_parallel_training_on_two_processes(data_parallel_run):
         assert curve0[-1] < curve0[0], model
 
     # 2 processes x ~32 rows of each 64-row batch, gradients averaged with
-    # weights n_r / n  ==  1 process x 64 rows, up to float summation order
-    codes, curve, valid = run[0]["ae"]
-    codes_1, curve_1, valid_1 = run[0]["single"]
-    np.testing.assert_allclose(curve, curve_1, rtol=1e-5)
-    np.testing.assert_allclose(valid, valid_1, rtol=1e-5)
-    np.testing.assert_allclose(codes, codes_1, rtol=1e-4, atol=1e-5)
+    # weights n_r / n  ==  1 process x 64 rows, up to float summation order;
+    # also when a batch of one row leaves process 1 with none
+    for model, single in [("ae", "single"), ("tail", "single_tail")]:
+        codes, curve, valid = run[0][model]
+        codes_1, curve_1, valid_1 = run[0][single]
+        np.testing.assert_allclose(curve, curve_1, rtol=1e-5, err_msg=model)
+        np.testing.assert_allclose(valid, valid_1, rtol=1e-5, err_msg=model)
+        np.testing.assert_allclose(codes, codes_1, rtol=1e-4, atol=1e-5, err_msg=model)
 
     # early stopping stops after epoch 2 and restores epoch 1's weights in both
     codes, curve, valid = run[0]["stop"]
@@ -338,6 +345,27 @@ def test_data_parallel_training_on_two_processes(data_parallel_run):
     # random_state=None draws a seed per process: every process fails alike, none hangs
     for rank in (0, 1):
         assert "same integer random_state" in run[rank]["seed_error"]
+
+
+@given(n=st.integers(1, 300), world=st.integers(1, 9))
+def test_data_parallel_shares_partition_every_batch(n, world):
+    from skae._distributed import _Shard
+
+    X = torch.arange(n)
+    shares, weights = [], []
+    for rank in range(world):
+        shard = object.__new__(_Shard)  # only rank and world matter to take
+        shard.rank, shard.world = rank, world
+        rows, _, weight = shard.take(X, X)
+        weights.append(weight)
+        if weight:
+            shares.append(rows)
+            assert weight == world * len(rows) / n
+        else:
+            assert len(rows) == 1  # a stand-in row that weighs nothing
+    assert torch.equal(torch.cat(shares), X)  # contiguous, in order, each row once
+    assert max(map(len, shares)) - min(map(len, shares)) <= 1
+    assert math.isclose(sum(weights), world)  # the weighted mean is the batch mean
 
 
 def test_data_parallel_without_processes_says_how_to_launch(monkeypatch, digits):
