@@ -49,12 +49,12 @@ class DataParallel:
     Every skae model fitted inside the ``with`` block trains with torch's
     :class:`~torch.nn.parallel.DistributedDataParallel`: each process
     computes the gradient of its share of every batch and the gradients are
-    averaged, so ``W`` processes do the work of one at ``W`` times the speed
-    (less communication). Run the same script in every process, with the
-    same data and the same integer ``random_state``; launch it with
-    ``torchrun --nproc_per_node=W script.py``. Every process ends with the
-    same fitted model, an ordinary estimator that pickles and predicts
-    anywhere.
+    averaged, so each process does ``1 / W`` of the gradient work, plus one
+    exchange of the gradients per step. Run the same script in every
+    process, with the same data and the same integer ``random_state``;
+    launch it with ``torchrun --nproc_per_node=W script.py``. Every process
+    ends with the same fitted model, an ordinary estimator that pickles and
+    predicts anywhere.
 
     With ``batch_size=b``, a step on ``W`` processes equals the step one
     process takes on the same ``b`` rows (each process takes about
