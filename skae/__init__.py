@@ -11,6 +11,7 @@ from ._autoencoder import AutoEncoder
 from ._conv import ConvAE
 from ._custom import ModuleAE
 from ._denoising import ConvDenoisingAE, DenoisingAE
+from ._distributed import DataParallel
 from ._sequence import SeqAE
 from ._sparse import SparseAE
 from ._summary import ModelSummary
@@ -34,6 +35,7 @@ __all__ = [
     "AutoEncoderOutlierDetector",
     "ConvAE",
     "ConvDenoisingAE",
+    "DataParallel",
     "DenoisingAE",
     "LatentGrid",
     "ModelSummary",

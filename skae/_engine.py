@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 import torch
@@ -39,6 +40,7 @@ __all__ = [
     "BatchIterator",
     "CriterionWarmup",
     "HoldOutSplit",
+    "PLACEMENT",
     "TensorPair",
     "make_net",
     "predict_batches",
@@ -58,6 +60,11 @@ OPTIMIZERS = {
 # Named optimizers that run as one fused kernel over all parameters (CPU and
 # CUDA): the same update, with far fewer kernel launches for small networks.
 FUSED_OPTIMIZERS = {"adam", "adamw"}
+
+
+# Where training runs: None for this process alone, or the active
+# skae.DataParallel context, whose ``_net_class`` make_net then builds.
+PLACEMENT: ContextVar = ContextVar("skae_placement", default=None)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -350,7 +357,9 @@ def make_net(
         )
     if verbose:
         net_callbacks.append(("progress_bar", ProgressBar(postfix_keys=["train_loss"])))
-    return AutoEncoderNet(
+    placement = PLACEMENT.get()
+    net_class = AutoEncoderNet if placement is None else placement._net_class
+    return net_class(
         module=module,
         criterion=criterion,
         optimizer=optimizer,
