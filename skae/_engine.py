@@ -376,6 +376,9 @@ def train(
             net = net()
             net.initialize()
         net.partial_fit(data, None, epochs=epochs)
+    # Gradients are recomputed from scratch at every step: after training they
+    # only hold memory (and would be pickled with the model).
+    net.module_.zero_grad(set_to_none=True)
     return net
 
 
