@@ -1,5 +1,6 @@
 """Saving and loading without pickle: round trips, the safety promise, pickling."""
 
+import copy
 import doctest
 import json
 import os
@@ -18,7 +19,7 @@ from sklearn.base import BaseEstimator
 from sklearn.decomposition import PCA
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import MinMaxScaler, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, StandardScaler
 
 import skae
 import skae.persistence
@@ -198,9 +199,22 @@ def test_pipeline_round_trip(tmp_path):
     assert_same(outputs(pipe.named_steps["dae"]), outputs(dae))
 
 
-def test_pipeline_with_an_unsupported_step_is_refused(tmp_path):
-    pipe = make_pipeline(AutoEncoder(n_components=2, **FAST), KNeighborsClassifier(3)).fit(X, Y)
-    with pytest.raises(TypeError, match=r"steps\[1\]\[1\].*KNeighborsClassifier.*skops"):
+def test_pipeline_with_passthrough(tmp_path):
+    pipe = Pipeline([("skip", "passthrough"), ("ae", AutoEncoder(n_components=2, **FAST))])
+    pipe.fit(X)
+    skae.save(pipe, tmp_path / "pipe.skae")
+    loaded = skae.load(tmp_path / "pipe.skae")
+    assert loaded.steps[0] == ("skip", "passthrough")
+    np.testing.assert_array_equal(loaded.transform(X), pipe.transform(X), strict=True)
+
+
+@pytest.mark.parametrize(
+    "step", [KNeighborsClassifier(3), FunctionTransformer(np.log1p)], ids=lambda s: type(s).__name__
+)
+def test_pipeline_with_an_unsupported_step_is_refused(tmp_path, step):
+    pipe = make_pipeline(AutoEncoder(n_components=2, **FAST), step).fit(X, Y)
+    name = type(step).__name__
+    with pytest.raises(TypeError, match=rf"steps\[1\]\[1\].*{name}.*skops"):
         skae.save(pipe, tmp_path / "pipe.skae")
     assert not os.listdir(tmp_path)  # no file, not even a partial one
 
@@ -573,6 +587,8 @@ def test_pickle_keeps_weights_and_optimizer_state_but_no_gradients():
     assert 2.9 * weight_bytes < size < 3.3 * weight_bytes
     restored = pickle.loads(pickle.dumps(est))
     np.testing.assert_array_equal(restored.transform(Xw), est.transform(Xw), strict=True)
+    copied = copy.deepcopy(est)
+    np.testing.assert_array_equal(copied.transform(Xw), est.transform(Xw), strict=True)
     net = restored.net_
     assert net.module is net.module_ and net.criterion is net.criterion_
     assert net.optimizer_.state_dict()["state"].keys()
