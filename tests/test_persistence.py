@@ -612,3 +612,36 @@ def test_saved_file_is_about_the_weights(tmp_path):
 def test_docstring_example_runs():
     failures, tried = doctest.testmod(skae.persistence, optionflags=doctest.ELLIPSIS)[:2]
     assert tried and not failures
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    name=st.sampled_from(["AutoEncoder", "SparseAE", "VAE", "CVAE", "DenoisingAE", "ConvAE"]),
+    n_samples=st.integers(3, 30),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    seed=st.integers(0, 2**31 - 2),
+    scale=st.sampled_from([1.0, 5.0]),
+)
+def test_round_trip_property(tmp_path_factory, name, n_samples, dtype, seed, scale):
+    rng = np.random.RandomState(seed)
+    data = (scale * rng.rand(n_samples, 16)).astype(dtype)
+    labels = np.arange(n_samples) % 2
+    est = ESTIMATORS[name]().set_params(random_state=seed, max_epochs=1).fit(data, labels)
+    path = tmp_path_factory.mktemp("prop") / "m.skae"
+    est.save(path)
+    loaded = skae.load(path)
+    assert_same(est, loaded)
+    assert_same(fitted_state(est), fitted_state(loaded))
+    assert_same(est.transform(data), loaded.transform(data))
+    assert_same(est.score_samples(data), loaded.score_samples(data))
+
+
+def test_pandas_output_and_feature_names_round_trip(tmp_path):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(X, columns=[f"pixel{i}" for i in range(X.shape[1])])
+    est = AutoEncoder(n_components=2, **FAST).set_output(transform="pandas").fit(frame)
+    est.save(tmp_path / "m.skae")
+    loaded = skae.load(tmp_path / "m.skae")
+    assert_same(est.feature_names_in_, loaded.feature_names_in_)
+    pd.testing.assert_frame_equal(loaded.transform(frame), est.transform(frame))
+    assert list(loaded.get_feature_names_out()) == ["autoencoder0", "autoencoder1"]
