@@ -232,9 +232,18 @@ class _Writer:
                 "device": str(net.device),
                 "module": {k: self.tensor(v) for k, v in net.module_.state_dict().items()},
                 "criterion": {k: self.tensor(v) for k, v in net.criterion_.state_dict().items()},
-                "history": self.encode(net.history, "net_.history"),
+                "history": self.encode(_epochs_only(net.history), "net_.history"),
             }
         }
+
+
+def _epochs_only(history):
+    """The history without its per-batch records, which grow with the data.
+
+    They serve skorch within an epoch only; the per-epoch entries (losses,
+    durations, best-epoch flags) are kept whole.
+    """
+    return History({**row, "batches": []} if "batches" in row else row for row in history)
 
 
 # ----------------------------------------------------------------------
@@ -571,6 +580,8 @@ def load(path, *, modules=None, device=None):
         version.
     """
     path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No skae file at {path!r}.")
     if not zipfile.is_zipfile(path):
         raise ValueError(
             f"{path!r} is not a skae file (a zip archive written by skae.save). If it is a "
@@ -578,8 +589,9 @@ def load(path, *, modules=None, device=None):
             "loading a pickle can run any code."
         )
     with zipfile.ZipFile(path) as archive:
-        names = set(archive.namelist())
-        if names != {_METADATA, _WEIGHTS}:
+        listed = archive.namelist()
+        names = set(listed)
+        if names != {_METADATA, _WEIGHTS} or len(listed) != 2:
             unexpected = sorted(names - {_METADATA, _WEIGHTS})
             missing = sorted({_METADATA, _WEIGHTS} - names)
             raise ValueError(
