@@ -166,13 +166,16 @@ class _Writer:
         if type(value) is NoiseRecipe:
             fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
             return {"noise_recipe": self.encode(fields, where)}
+        if type(value) is np.random.RandomState:
+            return {"random_state": self.encode(value.get_state(legacy=True), where)}
         if isinstance(value, type) and value in _OPTIMIZER_NAMES:
             return {"optimizer": _OPTIMIZER_NAMES[value]}
         if type(value) in _ESTIMATOR_NAMES:
             return {"estimator": self._estimator(value, where)}
         raise TypeError(
             f"{where} = {value!r} ({type(value).__name__}) cannot be stored in a skae file, "
-            "which holds only numbers, strings, arrays, the skae estimators, the "
+            "which holds only numbers, strings, arrays, RandomState instances, the skae "
+            "estimators, the "
             f"scikit-learn steps {sorted(n for n in ESTIMATORS if n.startswith('sklearn'))} "
             f"and the torch optimizers {sorted(OPTIMIZERS)}. Replace it with one of these, or "
             "keep the model with pickle/joblib (or skops) if you only load files you trust."
@@ -203,8 +206,10 @@ class _Writer:
         for name, value in params.items():
             at = f"{where}.{name}" if where else name
             if isinstance(est, ModuleAE) and name in _MODULE_PARAMETERS and value is not None:
-                kind = type(value) if isinstance(value, torch.nn.Module) else value
-                described = getattr(kind, "__qualname__", type(kind).__qualname__)
+                if isinstance(value, torch.nn.Module):
+                    described = f"<a {type(value).__qualname__} instance>"
+                else:
+                    described = getattr(value, "__qualname__", None) or _preview(value)
                 encoded_params[name] = {"user_module": {"parameter": name, "type": described}}
             elif name == "callbacks" and isinstance(est, BaseAutoEncoder) and value:
                 warnings.warn(
@@ -327,6 +332,15 @@ class _Reader:
         if not isinstance(fields, dict) or not set(fields) <= allowed:
             raise ValueError(f"Malformed noise recipe {_preview(payload)} in the file.")
         return NoiseRecipe(**fields)
+
+    def _decode_random_state(self, payload):
+        state = self.decode(payload)
+        generator = np.random.RandomState()
+        try:
+            generator.set_state(state)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"Malformed random state in the file: {exc}.") from None
+        return generator
 
     def _decode_optimizer(self, payload):
         if payload not in OPTIMIZERS:
