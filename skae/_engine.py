@@ -396,7 +396,7 @@ def train(
             net.initialize()
         net.partial_fit(data, None, epochs=epochs)
     # Gradients are recomputed from scratch at every step: after training they
-    # only hold memory (and would be pickled with the model).
+    # only hold memory, as much again as the weights.
     net.module_.zero_grad(set_to_none=True)
     return net
 
