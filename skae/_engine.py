@@ -230,25 +230,6 @@ class AutoEncoderNet(NeuralNet):
         super().__init__(*args, **kwargs)
         self.corrupt = corrupt
 
-    # The module and criterion given to the constructor are the very objects
-    # skorch initialises as ``module_`` and ``criterion_``; skorch pickles the
-    # two names apart, which would store every weight twice.
-    _SAME_AS_INITIALIZED = "<same as the initialized attribute>"
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        for name in ("module", "criterion"):
-            if state.get(name) is not None and state[name] is getattr(self, f"{name}_", None):
-                state[name] = self._SAME_AS_INITIALIZED
-        return state
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for name in ("module", "criterion"):
-            value = self.__dict__.get(name)
-            if isinstance(value, str) and value == self._SAME_AS_INITIALIZED:
-                self.__dict__[name] = getattr(self, f"{name}_")
-
     def get_dataset(self, X, y=None):
         if isinstance(X, TensorPair):
             return X
@@ -275,6 +256,31 @@ class AutoEncoderNet(NeuralNet):
             for name, value in terms.items():
                 self.history.record_batch(f"{prefix}_{name}", value)
         return loss
+
+    def on_train_end(self, net, **kwargs):
+        # Gradients are recomputed from scratch at every step: after training
+        # they only hold memory, as much again as the weights.
+        super().on_train_end(net, **kwargs)
+        self.module_.zero_grad(set_to_none=True)
+
+    # The module and criterion given to the constructor are the very objects
+    # skorch initialises as ``module_`` and ``criterion_``; skorch pickles the
+    # two names apart, which would store every weight twice.
+    _SAME_AS_INITIALIZED = "<same as the initialized attribute>"
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        for name in ("module", "criterion"):
+            if state.get(name) is not None and state[name] is getattr(self, f"{name}_", None):
+                state[name] = self._SAME_AS_INITIALIZED
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for name in ("module", "criterion"):
+            value = self.__dict__.get(name)
+            if isinstance(value, str) and value == self._SAME_AS_INITIALIZED:
+                self.__dict__[name] = getattr(self, f"{name}_")
 
 
 class CriterionWarmup(Callback):
@@ -395,9 +401,6 @@ def train(
             net = net()
             net.initialize()
         net.partial_fit(data, None, epochs=epochs)
-    # Gradients are recomputed from scratch at every step: after training they
-    # only hold memory, as much again as the weights.
-    net.module_.zero_grad(set_to_none=True)
     return net
 
 
