@@ -100,6 +100,9 @@ OPTIMIZERS = {
 _OPTIMIZER_NAMES = {cls: name for name, cls in OPTIMIZERS.items()}
 # Parameters of ModuleAE holding the user's own network code.
 _MODULE_PARAMETERS = ("module", "encoder", "decoder")
+# Fitted attributes holding a copy of the parameters (those the network was
+# built with), stored under the same rules as the parameters themselves.
+_PARAMETER_SNAPSHOTS = ("_built_params",)
 # Array dtypes kept as tensors in the safetensors file.
 _TENSOR_KINDS = "biuf"
 
@@ -202,7 +205,27 @@ class _Writer:
 
     def _estimator(self, est, where):
         params = est.get_params(deep=False)
-        encoded_params = {}
+        state = {}
+        for name, value in vars(est).items():
+            if name in params:
+                continue
+            at = f"{where}.{name}" if where else name
+            if name == "net_":
+                state[name] = self._net(value)
+            elif name in _PARAMETER_SNAPSHOTS and type(value) is dict:
+                snapshot = self._params(est, value, at, warn=False)
+                state[name] = {"dict": [[key, v] for key, v in snapshot.items()]}
+            else:
+                state[name] = self.encode(value, at)
+        return {
+            "class": _ESTIMATOR_NAMES[type(est)],
+            "params": self._params(est, params, where, warn=True),
+            "state": state,
+        }
+
+    def _params(self, est, params, where, *, warn):
+        """Encode constructor parameters: code (modules, callbacks) becomes data."""
+        encoded = {}
         for name, value in params.items():
             at = f"{where}.{name}" if where else name
             if isinstance(est, ModuleAE) and name in _MODULE_PARAMETERS and value is not None:
@@ -210,24 +233,20 @@ class _Writer:
                     described = f"<a {type(value).__qualname__} instance>"
                 else:
                     described = getattr(value, "__qualname__", None) or _preview(value)
-                encoded_params[name] = {"user_module": {"parameter": name, "type": described}}
+                encoded[name] = {"user_module": {"parameter": name, "type": described}}
             elif name == "callbacks" and isinstance(est, BaseAutoEncoder) and value:
-                warnings.warn(
-                    f"{at}: callbacks are code and are not saved; the loaded model has "
-                    "callbacks=None. Set them again with set_params before training it further.",
-                    UserWarning,
-                    stacklevel=4,
-                )
-                encoded_params[name] = None
+                if warn:
+                    warnings.warn(
+                        f"{at}: callbacks are code and are not saved; the loaded model has "
+                        "callbacks=None. Set them again with set_params before training it "
+                        "further.",
+                        UserWarning,
+                        stacklevel=5,
+                    )
+                encoded[name] = None
             else:
-                encoded_params[name] = self.encode(value, at)
-        state = {}
-        for name, value in vars(est).items():
-            if name in params:
-                continue
-            at = f"{where}.{name}" if where else name
-            state[name] = self._net(value) if name == "net_" else self.encode(value, at)
-        return {"class": _ESTIMATOR_NAMES[type(est)], "params": encoded_params, "state": state}
+                encoded[name] = self.encode(value, at)
+        return encoded
 
     def _net(self, net):
         # The network itself is rebuilt from the parameters on load: keep its
