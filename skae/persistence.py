@@ -238,8 +238,7 @@ class _Writer:
                 if warn:
                     warnings.warn(
                         f"{at}: callbacks are code and are not saved; the loaded model has "
-                        "callbacks=None. Set them again with set_params before training it "
-                        "further.",
+                        "callbacks=None.",
                         UserWarning,
                         stacklevel=5,
                     )
@@ -421,6 +420,10 @@ class _Reader:
         if self.device is not None:
             device = _engine.resolve_device(self.device)
             est.device = self.device
+            for name in _PARAMETER_SNAPSHOTS:
+                snapshot = vars(est).get(name)
+                if isinstance(snapshot, dict) and "device" in snapshot:
+                    snapshot["device"] = self.device
         else:
             device = _engine.resolve_device("cpu")
             try:

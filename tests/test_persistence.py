@@ -361,6 +361,15 @@ def test_device_override_is_checked(fitted, tmp_path):
         skae.load(tmp_path / "m.skae", device="cuda")
 
 
+def test_device_override_then_training_further(tmp_path):
+    est = AutoEncoder(n_components=2, device="auto", **FAST).fit(X)
+    est.save(tmp_path / "m.skae")
+    loaded = skae.load(tmp_path / "m.skae", device="cpu")
+    assert loaded.device == "cpu"
+    loaded.set_params(warm_start=True, max_epochs=1).fit(X)
+    assert loaded.n_iter_ == est.n_iter_ + 1 and str(loaded.net_.device) == "cpu"
+
+
 def test_device_override_reaches_nested_estimators(fitted, tmp_path):
     fitted["AutoEncoderOutlierDetector"].save(tmp_path / "m.skae")
     loaded = skae.load(tmp_path / "m.skae", device="auto")
