@@ -326,7 +326,7 @@ class _Reader:
     def _decode_array(self, payload):
         payload = _expect(payload, dict, "array")
         dtype = _dtype(payload.get("dtype"))
-        shape = tuple(_expect(payload.get("shape"), list, "array shape"))
+        shape = _shape(payload.get("shape"))
         flat = self.tensor(payload.get("key")).numpy()
         if flat.dtype != dtype.newbyteorder("=") or flat.size != math.prod(shape):
             raise ValueError(
@@ -342,7 +342,10 @@ class _Reader:
         values = [self.decode(v) for v in _expect(payload.get("values"), list, "items")]
         out = np.empty(len(values), dtype=dtype)
         out[:] = values
-        return out.reshape(tuple(_expect(payload.get("shape"), list, "items shape")))
+        shape = _shape(payload.get("shape"))
+        if math.prod(shape) != len(values):
+            raise ValueError(f"{len(values)} values in the file do not fill the shape {shape}.")
+        return out.reshape(shape)
 
     def _decode_noise_recipe(self, payload):
         fields = self.decode(payload)
@@ -474,6 +477,16 @@ def _expect(value, kind, what):
     if not isinstance(value, kind):
         raise ValueError(f"Malformed {what} in the file: {_preview(value)}.")
     return value
+
+
+def _shape(value) -> tuple:
+    valid = isinstance(value, list) and all(
+        type(n) is int and n >= 0
+        for n in value  # noqa: E721 - no bools
+    )
+    if not valid:
+        raise ValueError(f"Malformed array shape {_preview(value)} in the file.")
+    return tuple(value)
 
 
 def _dtype(text, kinds=_TENSOR_KINDS):

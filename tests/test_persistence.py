@@ -517,6 +517,18 @@ def _set_root_class(name, params):
             "tensor 'nope'",
         ),
         (lambda m: m.update(format="pickle"), "no skae format tag"),
+        (
+            lambda m: m["object"]["estimator"]["state"].update(
+                {"x_": {"array": {"key": "t0", "dtype": "<f4", "shape": [-1, "a"]}}}
+            ),
+            "Malformed array shape",
+        ),
+        (
+            lambda m: m["object"]["estimator"]["state"].update(
+                {"x_": {"items": {"dtype": "<U1", "shape": [5], "values": ["a"]}}}
+            ),
+            "do not fill the shape",
+        ),
     ],
 )
 def test_planted_names_are_refused(fitted, tmp_path, edit, match):
