@@ -482,7 +482,7 @@ def _expect(value, kind, what):
 def _shape(value) -> tuple:
     valid = isinstance(value, list) and all(
         type(n) is int and n >= 0
-        for n in value  # noqa: E721 - no bools
+        for n in value  # type() so that booleans are refused
     )
     if not valid:
         raise ValueError(f"Malformed array shape {_preview(value)} in the file.")
