@@ -25,6 +25,7 @@ from .latent import (
     sample_latent,
 )
 from .noise import add_noise
+from .persistence import load, save
 
 __version__ = "0.1.0"
 
@@ -49,5 +50,7 @@ __all__ = [
     "attribute_vector",
     "interpolate",
     "latent_grid",
+    "load",
     "sample_latent",
+    "save",
 ]

@@ -239,6 +239,18 @@ class AutoEncoderOutlierDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator
         """
         return self.score_samples(X) - self.offset_
 
+    def save(self, path):
+        """Save this estimator to one file, without pickle; see :func:`skae.save`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            File to write; read it back with :func:`skae.load`.
+        """
+        from .persistence import save
+
+        save(self, path)
+
     def predict(self, X):
         """Label each sample as an inlier (+1) or an outlier (-1).
 

@@ -173,6 +173,18 @@ default="gaussian"
         frame.attrs[ATTRS_KEY] = CleanSource(clean_frame, recipe)
         return frame
 
+    def save(self, path):
+        """Save this estimator to one file, without pickle; see :func:`skae.save`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            File to write; read it back with :func:`skae.load`.
+        """
+        from .persistence import save
+
+        save(self, path)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]

@@ -830,6 +830,18 @@ class BaseAutoEncoder(
             print_fn(str(table))
         return table
 
+    def save(self, path):
+        """Save this estimator to one file, without pickle; see :func:`skae.save`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            File to write; read it back with :func:`skae.load`.
+        """
+        from .persistence import save
+
+        save(self, path)
+
     # ------------------------------------------------------------------
     # sklearn plumbing
     # ------------------------------------------------------------------

@@ -282,6 +282,31 @@ class AutoEncoderNet(NeuralNet):
                 self.history.record_batch(f"{prefix}_{name}", value)
         return loss
 
+    def on_train_end(self, net, **kwargs):
+        # Gradients are recomputed from scratch at every step: after training
+        # they only hold memory, as much again as the weights.
+        super().on_train_end(net, **kwargs)
+        self.module_.zero_grad(set_to_none=True)
+
+    # The module and criterion given to the constructor are the very objects
+    # skorch initialises as ``module_`` and ``criterion_``; skorch pickles the
+    # two names apart, which would store every weight twice.
+    _SAME_AS_INITIALIZED = "<same as the initialized attribute>"
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        for name in ("module", "criterion"):
+            if state.get(name) is not None and state[name] is getattr(self, f"{name}_", None):
+                state[name] = self._SAME_AS_INITIALIZED
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for name in ("module", "criterion"):
+            value = self.__dict__.get(name)
+            if isinstance(value, str) and value == self._SAME_AS_INITIALIZED:
+                self.__dict__[name] = getattr(self, f"{name}_")
+
 
 class CriterionWarmup(Callback):
     """Ramp ``criterion_.<attribute>`` linearly from 0 to 1 over ``epochs`` epochs.

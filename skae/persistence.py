@@ -1,0 +1,701 @@
+"""Saving and loading fitted models without pickle.
+
+:func:`save` writes one zip file holding two members:
+
+* ``metadata.json``: plain JSON describing the object: its class (a name
+  looked up in an allow-list, never imported), its constructor parameters,
+  its fitted attributes, the training history, and the versions of skae,
+  torch, scikit-learn and numpy that wrote it;
+* ``weights.safetensors``: every tensor (network weights, and the numeric
+  fitted arrays such as ``code_mean_``) in the safetensors format, which is
+  data only.
+
+:func:`load` reads the JSON, builds the estimator from its allow-listed class
+and parameters, restores the fitted attributes, rebuilds the network from
+the parameters and fitted shapes, then copies the weights in. Nothing in a
+file can name a function or class outside the allow-lists, so loading a file
+runs no code from it. Pickle and joblib files, in contrast, can run any
+code when loaded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import platform
+import tempfile
+import warnings
+import zipfile
+
+import numpy as np
+import safetensors
+import safetensors.torch
+import sklearn
+import torch
+from sklearn.decomposition import PCA
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, StandardScaler
+from skorch.history import History
+
+from . import _engine
+from ._anomaly import AutoEncoderOutlierDetector
+from ._augment import NoiseAugmenter
+from ._autoencoder import AutoEncoder
+from ._base import BaseAutoEncoder
+from ._conv import ConvAE
+from ._custom import ModuleAE
+from ._denoising import ConvDenoisingAE, DenoisingAE
+from ._sequence import SeqAE
+from ._sparse import SparseAE
+from ._vae import CVAE, VAE
+from .noise import NoiseRecipe
+
+__all__ = ["FORMAT_VERSION", "VersionMismatchWarning", "load", "save"]
+
+FORMAT_VERSION = 1
+_METADATA = "metadata.json"
+_WEIGHTS = "weights.safetensors"
+
+# The only classes a file may name. A name missing here is refused.
+ESTIMATORS = {
+    f"skae.{cls.__name__}": cls
+    for cls in (
+        AutoEncoder,
+        AutoEncoderOutlierDetector,
+        ConvAE,
+        ConvDenoisingAE,
+        CVAE,
+        DenoisingAE,
+        ModuleAE,
+        NoiseAugmenter,
+        SeqAE,
+        SparseAE,
+        VAE,
+    )
+} | {
+    # scikit-learn steps whose fitted state is plain arrays and numbers
+    "sklearn.pipeline.Pipeline": Pipeline,
+    "sklearn.preprocessing.StandardScaler": StandardScaler,
+    "sklearn.preprocessing.MinMaxScaler": MinMaxScaler,
+    "sklearn.preprocessing.MaxAbsScaler": MaxAbsScaler,
+    "sklearn.decomposition.PCA": PCA,
+}
+_ESTIMATOR_NAMES = {cls: name for name, cls in ESTIMATORS.items()}
+OPTIMIZERS = {
+    cls.__name__: cls
+    for cls in (
+        torch.optim.Adadelta,
+        torch.optim.Adagrad,
+        torch.optim.Adam,
+        torch.optim.AdamW,
+        torch.optim.Adamax,
+        torch.optim.NAdam,
+        torch.optim.RAdam,
+        torch.optim.RMSprop,
+        torch.optim.SGD,
+    )
+}
+_OPTIMIZER_NAMES = {cls: name for name, cls in OPTIMIZERS.items()}
+# Parameters of ModuleAE holding the user's own network code.
+_MODULE_PARAMETERS = ("module", "encoder", "decoder")
+# Fitted attributes holding a copy of the parameters (those the network was
+# built with), stored under the same rules as the parameters themselves.
+_PARAMETER_SNAPSHOTS = ("_built_params",)
+# Array dtypes kept as tensors in the safetensors file.
+_TENSOR_KINDS = "biuf"
+
+
+class VersionMismatchWarning(UserWarning):
+    """A file was written by another skae or scikit-learn version than this one."""
+
+
+def _short_version(version: str) -> tuple:
+    parts = version.split(".")[:2]
+    return tuple(int(p) if p.isdigit() else p for p in parts)
+
+
+def _versions() -> dict:
+    from . import __version__
+
+    return {
+        "skae": __version__,
+        "torch": torch.__version__,
+        "sklearn": sklearn.__version__,
+        "numpy": np.__version__,
+        "safetensors": safetensors.__version__,
+        "python": platform.python_version(),
+    }
+
+
+# ----------------------------------------------------------------------
+# Encoding: Python values -> JSON values plus tensors
+# ----------------------------------------------------------------------
+class _Writer:
+    def __init__(self):
+        self.tensors: dict[str, torch.Tensor] = {}
+
+    def tensor(self, value: torch.Tensor) -> str:
+        key = f"t{len(self.tensors)}"
+        # a private contiguous copy: safetensors refuses views and shared storage
+        self.tensors[key] = value.detach().to("cpu", copy=True).contiguous()
+        return key
+
+    def encode(self, value, where: str):
+        if value is None or isinstance(value, (bool, str)):
+            return value
+        if type(value) is int:
+            return value
+        if type(value) is float:
+            return value if math.isfinite(value) else {"float": repr(value)}
+        if isinstance(value, np.generic):
+            return self._scalar(value, where)
+        if isinstance(value, np.ndarray):
+            return self._array(value, where)
+        if isinstance(value, History):
+            return {"history": [self.encode(row, f"{where}[{i}]") for i, row in enumerate(value)]}
+        if type(value) is list:
+            return [self.encode(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        if type(value) is tuple:
+            return {"tuple": [self.encode(v, f"{where}[{i}]") for i, v in enumerate(value)]}
+        if type(value) is dict:
+            return {
+                "dict": [
+                    [self.encode(k, f"{where} key"), self.encode(v, f"{where}[{k!r}]")]
+                    for k, v in value.items()
+                ]
+            }
+        if type(value) is NoiseRecipe:
+            fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+            return {"noise_recipe": self.encode(fields, where)}
+        if type(value) is np.random.RandomState:
+            return {"random_state": self.encode(value.get_state(legacy=True), where)}
+        if isinstance(value, type) and value in _OPTIMIZER_NAMES:
+            return {"optimizer": _OPTIMIZER_NAMES[value]}
+        if type(value) in _ESTIMATOR_NAMES:
+            return {"estimator": self._estimator(value, where)}
+        raise TypeError(
+            f"{where} = {value!r} ({type(value).__name__}) cannot be stored in a skae file, "
+            "which holds only numbers, strings, arrays, RandomState instances, the skae "
+            "estimators, the "
+            f"scikit-learn steps {sorted(n for n in ESTIMATORS if n.startswith('sklearn'))} "
+            f"and the torch optimizers {sorted(OPTIMIZERS)}. Replace it with one of these, or "
+            "keep the model with pickle/joblib (or skops) if you only load files you trust."
+        )
+
+    def _scalar(self, value, where):
+        if value.dtype.kind not in _TENSOR_KINDS:
+            raise TypeError(f"{where} is a numpy scalar of dtype {value.dtype}, not storable.")
+        return {"scalar": {"dtype": value.dtype.str, "value": self.encode(value.item(), where)}}
+
+    def _array(self, value, where):
+        shape = list(value.shape)
+        if value.dtype.kind in _TENSOR_KINDS:
+            data = np.ascontiguousarray(value)
+            if data.dtype.byteorder == ">":
+                data = data.astype(data.dtype.newbyteorder("="))
+            order = "F" if value.flags.f_contiguous and not value.flags.c_contiguous else "C"
+            key = self.tensor(torch.from_numpy(data.reshape(-1).copy()))
+            return {"array": {"key": key, "dtype": value.dtype.str, "shape": shape, "order": order}}
+        if value.dtype.kind in "UO":
+            items = [self.encode(v, f"{where}[{i}]") for i, v in enumerate(value.ravel().tolist())]
+            return {"items": {"dtype": value.dtype.str, "shape": shape, "values": items}}
+        raise TypeError(f"{where} is an array of dtype {value.dtype}, which is not storable.")
+
+    def _estimator(self, est, where):
+        params = est.get_params(deep=False)
+        state = {}
+        for name, value in vars(est).items():
+            if name in params:
+                continue
+            at = f"{where}.{name}" if where else name
+            if name == "net_":
+                state[name] = self._net(value)
+            elif name in _PARAMETER_SNAPSHOTS and type(value) is dict:
+                snapshot = self._params(est, value, at, warn=False)
+                state[name] = {"dict": [[key, v] for key, v in snapshot.items()]}
+            else:
+                state[name] = self.encode(value, at)
+        return {
+            "class": _ESTIMATOR_NAMES[type(est)],
+            "params": self._params(est, params, where, warn=True),
+            "state": state,
+        }
+
+    def _params(self, est, params, where, *, warn):
+        """Encode constructor parameters: code (modules, callbacks) becomes data."""
+        encoded = {}
+        for name, value in params.items():
+            at = f"{where}.{name}" if where else name
+            if isinstance(est, ModuleAE) and name in _MODULE_PARAMETERS and value is not None:
+                if isinstance(value, torch.nn.Module):
+                    described = f"<a {type(value).__qualname__} instance>"
+                else:
+                    described = getattr(value, "__qualname__", None) or _preview(value)
+                encoded[name] = {"user_module": {"parameter": name, "type": described}}
+            elif name == "callbacks" and isinstance(est, BaseAutoEncoder) and value:
+                if warn:
+                    warnings.warn(
+                        f"{at}: callbacks are code and are not saved; the loaded model has "
+                        "callbacks=None.",
+                        UserWarning,
+                        stacklevel=5,
+                    )
+                encoded[name] = None
+            else:
+                encoded[name] = self.encode(value, at)
+        return encoded
+
+    def _net(self, net):
+        # The network itself is rebuilt from the parameters on load: keep its
+        # weights, the criterion's buffers, the history and the device.
+        return {
+            "net": {
+                "device": str(net.device),
+                "module": {k: self.tensor(v) for k, v in net.module_.state_dict().items()},
+                "criterion": {k: self.tensor(v) for k, v in net.criterion_.state_dict().items()},
+                "history": self.encode(_epochs_only(net.history), "net_.history"),
+            }
+        }
+
+
+def _epochs_only(history):
+    """The history without its per-batch records, which grow with the data.
+
+    They serve skorch within an epoch only; the per-epoch entries (losses,
+    durations, best-epoch flags) are kept whole.
+    """
+    return History({**row, "batches": []} if "batches" in row else row for row in history)
+
+
+# ----------------------------------------------------------------------
+# Decoding: JSON values plus tensors -> Python values
+# ----------------------------------------------------------------------
+class _Reader:
+    def __init__(self, tensors, modules, device):
+        self.tensors = tensors
+        self.modules = dict(modules or {})
+        self.device = device
+        self.used_modules = set()
+
+    def tensor(self, key):
+        if not isinstance(key, str) or key not in self.tensors:
+            raise ValueError(f"The file refers to a tensor {key!r} that its weights do not hold.")
+        return self.tensors[key]
+
+    def decode(self, value):
+        if value is None or isinstance(value, (bool, str, int, float)):
+            return value
+        if isinstance(value, list):
+            return [self.decode(v) for v in value]
+        if not isinstance(value, dict) or len(value) != 1:
+            raise ValueError(f"Malformed value in the file: {_preview(value)}.")
+        ((tag, payload),) = value.items()
+        decoder = getattr(self, f"_decode_{tag}", None) if tag.isidentifier() else None
+        if decoder is None:
+            raise ValueError(
+                f"The file holds a value of unknown kind {tag!r}; a skae file stores only "
+                "numbers, strings, arrays and allow-listed classes. It is damaged, was "
+                "written by another program, or was written by a newer skae."
+            )
+        return decoder(payload)
+
+    def _decode_float(self, payload):
+        if payload not in ("nan", "inf", "-inf"):
+            raise ValueError(f"Malformed float {_preview(payload)} in the file.")
+        return float(payload)
+
+    def _decode_tuple(self, payload):
+        return tuple(self.decode(_expect(payload, list, "tuple")))
+
+    def _decode_dict(self, payload):
+        out = {}
+        for item in _expect(payload, list, "dict"):
+            key, item_value = _expect(item, list, "dict item")
+            out[self.decode(key)] = self.decode(item_value)
+        return out
+
+    def _decode_history(self, payload):
+        return History(self.decode(_expect(payload, list, "history")))
+
+    def _decode_scalar(self, payload):
+        dtype = _dtype(_expect(payload, dict, "scalar").get("dtype"))
+        return dtype.type(self.decode(payload.get("value")))
+
+    def _decode_array(self, payload):
+        payload = _expect(payload, dict, "array")
+        dtype = _dtype(payload.get("dtype"))
+        shape = _shape(payload.get("shape"))
+        flat = self.tensor(payload.get("key")).numpy()
+        if flat.dtype != dtype.newbyteorder("=") or flat.size != math.prod(shape):
+            raise ValueError(
+                f"Array {payload.get('key')!r} has dtype {flat.dtype} and {flat.size} values "
+                f"in the weights, but the metadata says {dtype} of shape {shape}."
+            )
+        order = "F" if payload.get("order") == "F" else "C"
+        return np.array(flat.reshape(shape), dtype=dtype, order=order)
+
+    def _decode_items(self, payload):
+        payload = _expect(payload, dict, "items")
+        dtype = _dtype(payload.get("dtype"), kinds="UO")
+        values = [self.decode(v) for v in _expect(payload.get("values"), list, "items")]
+        out = np.empty(len(values), dtype=dtype)
+        out[:] = values
+        shape = _shape(payload.get("shape"))
+        if math.prod(shape) != len(values):
+            raise ValueError(f"{len(values)} values in the file do not fill the shape {shape}.")
+        return out.reshape(shape)
+
+    def _decode_noise_recipe(self, payload):
+        fields = self.decode(payload)
+        allowed = {f.name for f in dataclasses.fields(NoiseRecipe)}
+        if not isinstance(fields, dict) or not set(fields) <= allowed:
+            raise ValueError(f"Malformed noise recipe {_preview(payload)} in the file.")
+        return NoiseRecipe(**fields)
+
+    def _decode_random_state(self, payload):
+        state = self.decode(payload)
+        generator = np.random.RandomState()
+        try:
+            generator.set_state(state)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"Malformed random state in the file: {exc}.") from None
+        return generator
+
+    def _decode_optimizer(self, payload):
+        if payload not in OPTIMIZERS:
+            raise ValueError(
+                f"The file names the optimizer {_preview(payload)}, which is not one of the "
+                f"torch optimizers a skae file may name: {sorted(OPTIMIZERS)}."
+            )
+        return OPTIMIZERS[payload]
+
+    def _decode_user_module(self, payload):
+        payload = _expect(payload, dict, "user_module")
+        name, described = payload.get("parameter"), payload.get("type")
+        if name not in self.modules:
+            raise ValueError(
+                f"This ModuleAE was saved with {name}={described}, the user's own network "
+                "code, which a skae file never holds. Pass it again when loading: "
+                f"skae.load(path, modules={{{name!r}: {described}}})."
+            )
+        self.used_modules.add(name)
+        return self.modules[name]
+
+    def _decode_net(self, payload):
+        raise ValueError("A network may appear only as the net_ attribute of an estimator.")
+
+    def _decode_estimator(self, payload):
+        payload = _expect(payload, dict, "estimator")
+        name = payload.get("class")
+        if name not in ESTIMATORS:
+            raise ValueError(
+                f"The file names the class {_preview(name)}, which is not one a skae file may "
+                f"name: {sorted(ESTIMATORS)}. Nothing was imported or run."
+            )
+        cls = ESTIMATORS[name]
+        params = {
+            key: self.decode(value)
+            for key, value in _expect(payload.get("params"), dict, "params").items()
+        }
+        try:
+            est = cls(**params)
+        except TypeError as exc:
+            raise ValueError(f"The file's parameters do not fit {name}: {exc}.") from None
+        state = _expect(payload.get("state"), dict, "state")
+        net = None
+        for key, value in state.items():
+            if not isinstance(key, str) or not key.isidentifier() or key.startswith("__"):
+                raise ValueError(f"The file holds an attribute named {_preview(key)}.")
+            if key == "net_":
+                net = _expect(value, dict, "net_").get("net")
+                continue
+            vars(est)[key] = self.decode(value)
+        if net is not None:
+            if not isinstance(est, BaseAutoEncoder):
+                raise ValueError(f"{name} has no network, but the file gives it one.")
+            est.net_ = self._rebuild_net(est, _expect(net, dict, "net"))
+        return est
+
+    def _rebuild_net(self, est, payload):
+        saved_device = payload.get("device")
+        if self.device is not None:
+            device = _engine.resolve_device(self.device)
+            est.device = self.device
+            for name in _PARAMETER_SNAPSHOTS:
+                snapshot = vars(est).get(name)
+                if isinstance(snapshot, dict) and "device" in snapshot:
+                    snapshot["device"] = self.device
+        else:
+            device = _engine.resolve_device("cpu")
+            try:
+                device = _engine.resolve_device(str(saved_device))
+            except ValueError:
+                warnings.warn(
+                    f"{type(est).__name__} was trained on {saved_device!r}, which this machine "
+                    "does not have; it is loaded on the CPU. Pass device= to load to choose.",
+                    UserWarning,
+                    stacklevel=5,
+                )
+        n_features = int(est.n_features_in_)
+        # The resolved output activation is fitted state: build with it rather
+        # than resolving "auto" again from data the file does not hold.
+        resolved = getattr(est, "output_activation_", None)
+        given = getattr(est, "output_activation", None)
+        if resolved is not None:
+            est.output_activation = resolved
+        try:
+            factory = est._net_factory(
+                np.zeros((1, n_features), dtype=np.float32),
+                None,
+                int(est._seed),
+                device,
+                incremental=False,
+            )
+            with _engine.seeded(int(est._seed), device):
+                net = factory()
+                net.initialize()
+        finally:
+            if resolved is not None:
+                est.output_activation = given
+        for part, attribute in (("module", "module_"), ("criterion", "criterion_")):
+            keys = _expect(payload.get(part), dict, part)
+            state = {name: self.tensor(key) for name, key in keys.items()}
+            try:
+                getattr(net, attribute).load_state_dict(state, strict=True)
+            except RuntimeError as exc:
+                raise ValueError(
+                    f"The saved weights do not fit the {type(est).__name__} network rebuilt "
+                    f"from the file's parameters: {exc}"
+                ) from None
+        net.history = self.decode(payload.get("history"))
+        return net
+
+
+def _expect(value, kind, what):
+    if not isinstance(value, kind):
+        raise ValueError(f"Malformed {what} in the file: {_preview(value)}.")
+    return value
+
+
+def _shape(value) -> tuple:
+    valid = isinstance(value, list) and all(
+        type(n) is int and n >= 0
+        for n in value  # type() so that booleans are refused
+    )
+    if not valid:
+        raise ValueError(f"Malformed array shape {_preview(value)} in the file.")
+    return tuple(value)
+
+
+def _dtype(text, kinds=_TENSOR_KINDS):
+    try:
+        dtype = np.dtype(text) if isinstance(text, str) else None
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.kind not in kinds:
+        raise ValueError(f"The file holds an array of unsupported dtype {_preview(text)}.")
+    return dtype
+
+
+def _preview(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+# ----------------------------------------------------------------------
+# Public functions
+# ----------------------------------------------------------------------
+def save(obj, path) -> None:
+    """Save a skae estimator, or a Pipeline of them, to one file without pickle.
+
+    The file is a zip archive of ``metadata.json`` (class, parameters, fitted
+    attributes, training history, versions) and ``weights.safetensors`` (the
+    weights and the numeric fitted arrays). Load it with :func:`load`; see
+    :doc:`/persistence` for the format and the security promise.
+
+    Parameters
+    ----------
+    obj : estimator or Pipeline
+        A skae estimator, fitted or not, or a
+        :class:`~sklearn.pipeline.Pipeline` whose steps are skae estimators,
+        :class:`~sklearn.preprocessing.StandardScaler`,
+        :class:`~sklearn.preprocessing.MinMaxScaler`,
+        :class:`~sklearn.preprocessing.MaxAbsScaler`,
+        :class:`~sklearn.decomposition.PCA` or ``"passthrough"``.
+    path : str or path-like
+        File to write (conventionally ending in ``.skae``); replaced
+        atomically if it exists.
+
+    Raises
+    ------
+    TypeError
+        If ``obj`` is, or holds, something a skae file cannot store (another
+        estimator, a function); the message names it.
+
+    Warns
+    -----
+    UserWarning
+        If an estimator has ``callbacks``: they are code, not saved.
+
+    Notes
+    -----
+    The optimizer state is not saved: a loaded model transforms, samples and
+    scores exactly as the saved one, and further training (``partial_fit``,
+    ``warm_start``) starts a fresh optimizer. A :class:`~skae.ModuleAE` keeps
+    its weights but not the user's module code, passed again to :func:`load`.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> import skae
+    >>> X = np.random.RandomState(0).rand(50, 6)
+    >>> ae = skae.AutoEncoder(n_components=2, max_epochs=2, random_state=0).fit(X)
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.skae")
+    >>> ae.save(path)
+    >>> bool((skae.load(path).transform(X) == ae.transform(X)).all())
+    True
+    """
+    writer = _Writer()
+    if type(obj) not in _ESTIMATOR_NAMES:
+        raise TypeError(
+            f"skae.save stores skae estimators and Pipelines of them, not "
+            f"{type(obj).__name__}; keep other objects with pickle/joblib (or skops)."
+        )
+    root = writer.encode(obj, "")
+    metadata = {
+        "format": "skae",
+        "format_version": FORMAT_VERSION,
+        "versions": _versions(),
+        "object": root,
+    }
+    text = json.dumps(metadata, allow_nan=False, indent=1)
+    weights = safetensors.torch.save(writer.tensors)
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".skae-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            with zipfile.ZipFile(handle, "w") as archive:
+                archive.writestr(_METADATA, text, compress_type=zipfile.ZIP_DEFLATED)
+                archive.writestr(_WEIGHTS, weights, compress_type=zipfile.ZIP_STORED)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def load(path, *, modules=None, device=None):
+    """Load an estimator or Pipeline written by :func:`save`.
+
+    Loading runs no code from the file: classes are looked up in an
+    allow-list of skae estimators, a few scikit-learn steps and the torch
+    optimizers, and the weights are read with safetensors.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file written by :func:`save` (or an estimator's ``save`` method).
+    modules : dict or None, default=None
+        The user's network code for a :class:`~skae.ModuleAE`, which a file
+        never holds: ``{"module": MyModule}`` or ``{"encoder": ...,
+        "decoder": ...}``, the same values the model was built with.
+    device : str or None, default=None
+        Where to put the networks ("cpu", "cuda", "cuda:N" or "auto"); it
+        also becomes the estimators' ``device`` parameter. ``None`` keeps the
+        device the model was saved from, or the CPU, with a warning, when
+        this machine lacks it (a model trained on CUDA loads anywhere).
+
+    Returns
+    -------
+    obj : estimator or Pipeline
+        The saved object, fitted as it was: ``transform``,
+        ``inverse_transform``, ``score_samples``, ``sample``, ``predict``
+        give identical results.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a skae file, is damaged, names a class outside the
+        allow-list, was written by a newer format, or a ModuleAE's module was
+        not passed.
+
+    Warns
+    -----
+    VersionMismatchWarning
+        If the file was written by another skae or scikit-learn major.minor
+        version.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No skae file at {path!r}.")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{path!r} is not a skae file (a zip archive written by skae.save). If it is a "
+            "pickle or joblib file, open it with those only if you trust its origin: "
+            "loading a pickle can run any code."
+        )
+    with zipfile.ZipFile(path) as archive:
+        listed = archive.namelist()
+        names = set(listed)
+        if names != {_METADATA, _WEIGHTS} or len(listed) != 2:
+            unexpected = sorted(names - {_METADATA, _WEIGHTS})
+            missing = sorted({_METADATA, _WEIGHTS} - names)
+            raise ValueError(
+                f"{path!r} is not a valid skae file: it should hold exactly {_METADATA} and "
+                f"{_WEIGHTS}, but has unexpected members {unexpected} and lacks {missing}. "
+                "Nothing in it was read."
+            )
+        try:
+            metadata = json.loads(archive.read(_METADATA), parse_constant=_no_constant)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path!r}: {_METADATA} is not valid JSON ({exc}).") from None
+        weights = archive.read(_WEIGHTS)
+    _check_header(metadata, path)
+    try:
+        tensors = safetensors.torch.load(weights)
+    except Exception as exc:  # safetensors raises its own error types
+        raise ValueError(f"{path!r}: {_WEIGHTS} is not a valid safetensors file ({exc}).") from None
+    reader = _Reader(tensors, modules, device)
+    obj = reader.decode(metadata["object"])
+    unused = sorted(set(reader.modules) - reader.used_modules)
+    if unused:
+        raise ValueError(
+            f"modules={unused} were passed to load, but the file has no ModuleAE parameter "
+            f"of that name; it needs {sorted(reader.used_modules) or 'none'}."
+        )
+    return obj
+
+
+def _no_constant(name):
+    raise ValueError(f"non-standard JSON constant {name}")
+
+
+def _check_header(metadata, path):
+    if not isinstance(metadata, dict) or metadata.get("format") != "skae":
+        raise ValueError(f"{path!r} is not a skae file: its metadata has no skae format tag.")
+    version = metadata.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(f"{path!r} has an invalid format_version {_preview(version)}.")
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"{path!r} uses skae file format {version}, newer than the format {FORMAT_VERSION} "
+            "this skae reads. Upgrade skae to load it."
+        )
+    if "object" not in metadata:
+        raise ValueError(f"{path!r} holds no object.")
+    written = metadata.get("versions")
+    written = written if isinstance(written, dict) else {}
+    here = _versions()
+    for package in ("skae", "sklearn"):
+        theirs = str(written.get(package, "unknown"))
+        if _short_version(theirs) != _short_version(here[package]):
+            warnings.warn(
+                f"{path!r} was written with {package} {theirs} and is loaded with "
+                f"{package} {here[package]}; results may differ. Save it again with this "
+                "version once you have checked it.",
+                VersionMismatchWarning,
+                stacklevel=3,
+            )
