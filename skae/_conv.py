@@ -171,7 +171,7 @@ class ConvAE(ImageInputMixin, BaseAutoEncoder):
         activation="relu",
         code_activation="linear",
         output_activation="auto",
-        loss="mse",
+        loss="auto",
         optimizer="adam",
         optimizer_kwargs=None,
         lr=1e-3,

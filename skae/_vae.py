@@ -124,8 +124,9 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
     The reconstruction error is summed over features (not averaged) so that
     the loss is the negative ELBO in nats and ``beta=1`` is the true VAE.
     ``loss="bce"`` (a Bernoulli decoder) is the usual choice for images in
-    [0, 1]; the default ``"mse"`` (a Gaussian decoder with variance 1/2)
-    suits any real-valued data.
+    [0, 1] and what the default ``"auto"`` picks for them; ``"mse"`` (a
+    Gaussian decoder with variance 1/2), picked for any other data, suits
+    any real-valued data.
     The network is a :class:`~skae.modules.VAEModule`, which wraps any
     encoder body and decoder with a Gaussian head; both backbones use it
     (:func:`~skae.modules.dense_vae_module`,
@@ -180,7 +181,7 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
         output_activation="auto",
         beta=1.0,
         kl_warmup_epochs=0,
-        loss="mse",
+        loss="auto",
         optimizer="adam",
         optimizer_kwargs=None,
         lr=1e-3,
@@ -276,7 +277,7 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
         )
 
     def _build_criterion(self):
-        return VAELoss(self.loss, beta=self.beta)
+        return VAELoss(self.loss_, beta=self.beta)
 
     def _training_callbacks(self):
         callbacks = _engine.term_scoring(["kl", "reconstruction"])
@@ -300,7 +301,7 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
         """Per-sample ELBO of ``target`` given the network input ``inputs``."""
         module = self.net_.module_
         n_target = target.shape[1]
-        kind = self.loss
+        kind = self.loss_
         constant = n_target * NLL_CONSTANT[kind]
 
         def elbo(batch):
