@@ -5,17 +5,20 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
+import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseAutoEncoder
 from ._docstrings import fill_doc
 from .modules.dense import ACTIVATIONS, DenseAutoEncoderModule
+from .modules.init import init_output_bias
 
 __all__ = [
     "AutoEncoder",
     "check_hidden_layer_sizes",
     "resolve_normalization",
     "resolve_output_activation",
+    "start_at_mean",
 ]
 
 
@@ -49,6 +52,16 @@ def resolve_output_activation(output_activation: str, target: np.ndarray, loss: 
             f"loss='bce' needs output_activation='sigmoid' (or 'auto'), got {output_activation!r}."
         )
     return output_activation
+
+
+def start_at_mean(module, target: np.ndarray, output_activation: str):
+    """Return ``module`` with its output bias set so that it starts at the target mean.
+
+    See :func:`skae.modules.init_output_bias`; ``module`` has a ``decoder``.
+    """
+    mean = np.asarray(target, dtype=np.float64).mean(axis=0)
+    init_output_bias(module.decoder, torch.from_numpy(mean), output_activation)
+    return module
 
 
 # Code activations that saturate: a bounded code needs centred hidden units.
@@ -190,7 +203,7 @@ class AutoEncoder(BaseAutoEncoder):
         self.output_activation_ = resolve_output_activation(
             self.output_activation, target, self.loss
         )
-        return self._module_class(
+        module = self._module_class(
             n_features,
             self.n_components,
             hidden_layer_sizes=check_hidden_layer_sizes(self.hidden_layer_sizes),
@@ -201,3 +214,4 @@ class AutoEncoder(BaseAutoEncoder):
             input_dropout=self.input_dropout,
             normalization=resolve_normalization(self.normalization, self.code_activation),
         )
+        return start_at_mean(module, target, self.output_activation_)

@@ -22,8 +22,9 @@ CONSTANT_CODE_RATIO = 1e-3
 _FIX = (
     "For images in [0, 1] keep loss='auto' (binary cross-entropy) and "
     "output_activation='auto'; with a tanh or sigmoid code keep "
-    "normalization='auto'; otherwise try more max_epochs, a smaller lr, or "
-    "scaling the data (e.g. MinMaxScaler)."
+    "normalization='auto'; otherwise try more max_epochs, another lr (smaller "
+    "when the loss jumped about, larger when it stayed flat), or scaling the "
+    "data (e.g. MinMaxScaler)."
 )
 
 

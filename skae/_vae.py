@@ -17,7 +17,7 @@ from sklearn.utils.validation import (
 )
 
 from . import _engine
-from ._autoencoder import check_hidden_layer_sizes, resolve_output_activation
+from ._autoencoder import check_hidden_layer_sizes, resolve_output_activation, start_at_mean
 from ._base import BaseAutoEncoder
 from ._conv import ImageInputMixin
 from ._docstrings import fill_doc
@@ -256,7 +256,7 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
             else self._image_shape(n_features)
         )
         if self.backbone == "conv":
-            return conv_vae_module(
+            module = conv_vae_module(
                 self.image_shape_,
                 self.n_components,
                 self._check_conv_parameters(),
@@ -267,14 +267,16 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
                 output_activation=self.output_activation_,
                 n_classes=self._n_classes(),
             )
-        return dense_vae_module(
-            n_features,
-            self.n_components,
-            hidden_layer_sizes=check_hidden_layer_sizes(self.hidden_layer_sizes),
-            activation=self.activation,
-            output_activation=self.output_activation_,
-            n_classes=self._n_classes(),
-        )
+        else:
+            module = dense_vae_module(
+                n_features,
+                self.n_components,
+                hidden_layer_sizes=check_hidden_layer_sizes(self.hidden_layer_sizes),
+                activation=self.activation,
+                output_activation=self.output_activation_,
+                n_classes=self._n_classes(),
+            )
+        return start_at_mean(module, target, self.output_activation_)
 
     def _build_criterion(self):
         return VAELoss(self.loss_, beta=self.beta)
