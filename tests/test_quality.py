@@ -9,12 +9,18 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neighbors import KNeighborsClassifier
+from torch import nn
 
 from skae import AutoEncoder, ConvAE
 from skae._diagnostics import collapse_messages
 from skae.datasets import load_mnist_sample, load_photo_patches, load_upscaled_digits
+from skae.modules import init_output_bias
 
 
 @pytest.fixture(scope="module")
@@ -132,3 +138,42 @@ def test_real_size_datasets():
     assert patches.shape[1] == 3 * 64 * 64 and set(photo) == {0, 1}
     grey, _ = load_photo_patches(8, grayscale=True, stride=4)
     assert grey.shape[1] == 64 and len(grey) > 30_000
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    mean=arrays(np.float32, 12, elements=st.floats(0, 1, width=32)),
+    activation=st.sampled_from(["sigmoid", "linear"]),
+)
+def test_output_bias_starts_at_the_mean(mean, activation):
+    decoder = nn.Sequential(nn.Linear(3, 12), nn.Sigmoid())
+    assert init_output_bias(decoder, torch.from_numpy(mean), activation)
+    bias = decoder[0].bias.detach()
+    start = torch.sigmoid(bias) if activation == "sigmoid" else bias
+    expected = np.clip(mean, 1e-3, 1 - 1e-3) if activation == "sigmoid" else mean
+    np.testing.assert_allclose(start.numpy(), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_output_bias_of_a_convolution_is_the_channel_mean():
+    decoder = nn.Sequential(nn.Conv2d(4, 3, 3, padding=1), nn.Flatten())
+    mean = torch.cat([torch.full((16,), value) for value in (0.1, 0.5, 0.9)])
+    assert init_output_bias(decoder, mean, "sigmoid")
+    np.testing.assert_allclose(torch.sigmoid(decoder[0].bias).detach(), [0.1, 0.5, 0.9], rtol=1e-5)
+    # other activations keep PyTorch's initialisation
+    assert not init_output_bias(decoder, mean, "relu")
+
+
+def test_untrained_models_start_near_the_mean_image(digits28):
+    X_train = digits28[0]
+    mean = X_train.mean()  # 0.13; a sigmoid output with a zero bias starts at 0.5 or more
+    dense = AutoEncoder(n_components=8, max_epochs=1, lr=1e-9, random_state=0)
+    conv = ConvAE(n_components=8, image_shape=(28, 28), max_epochs=1, lr=1e-9, random_state=0)
+    for model in (dense, conv):
+        with pytest.warns(ConvergenceWarning):
+            model.fit(X_train)
+    # the dense output bias is per pixel: the start is the mean image
+    start = dense.reconstruct(X_train).mean(axis=0)
+    assert np.abs(start - X_train.mean(axis=0)).mean() < 0.05
+    # the convolution's bias is per channel, and the last layer's weights add to it
+    # (measured: 0.31)
+    assert conv.reconstruct(X_train).mean() < mean + 0.25
