@@ -16,9 +16,10 @@ figure), new samples, and the two parts of the training loss.
 # %%
 # Training on the bundled digits
 # ------------------------------
-# The 8x8 digits are scaled to [0, 1], so the reconstruction term is the
-# binary cross-entropy (``loss="bce"``), summed over the 64 pixels; the KL
-# term pulls each posterior towards the prior. ``kl_warmup_epochs`` ramps
+# The 8x8 digits are scaled to [0, 1], so the default ``loss="auto"`` makes
+# the reconstruction term the binary cross-entropy, summed over the 64
+# pixels (a Bernoulli decoder); the KL term pulls each posterior towards the
+# prior. ``kl_warmup_epochs`` ramps
 # the KL weight up from 0 over the first epochs, which lets the encoder
 # spread the digits out before the prior squeezes them together.
 import os
@@ -42,10 +43,7 @@ X_train, X_test, y_train, y_test = train_test_split(
 vae = VAE(
     n_components=2,
     hidden_layer_sizes=(256, 128),
-    loss="bce",
     kl_warmup_epochs=min(10, max_epochs),
-    lr=3e-3,
-    batch_size=64,
     max_epochs=max_epochs,
     validation_fraction=0.1,
     random_state=0,

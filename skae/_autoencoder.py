@@ -5,13 +5,21 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
+import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseAutoEncoder
 from ._docstrings import fill_doc
 from .modules.dense import ACTIVATIONS, DenseAutoEncoderModule
+from .modules.init import init_output_bias
 
-__all__ = ["AutoEncoder", "check_hidden_layer_sizes", "resolve_output_activation"]
+__all__ = [
+    "AutoEncoder",
+    "check_hidden_layer_sizes",
+    "resolve_normalization",
+    "resolve_output_activation",
+    "start_at_mean",
+]
 
 
 def check_hidden_layer_sizes(
@@ -44,6 +52,35 @@ def resolve_output_activation(output_activation: str, target: np.ndarray, loss: 
             f"loss='bce' needs output_activation='sigmoid' (or 'auto'), got {output_activation!r}."
         )
     return output_activation
+
+
+def start_at_mean(module, target: np.ndarray, output_activation: str):
+    """Return ``module`` with its output bias set so that it starts at the target mean.
+
+    See :func:`skae.modules.init_output_bias`; ``module`` has a ``decoder``.
+    """
+    mean = np.asarray(target, dtype=np.float64).mean(axis=0)
+    init_output_bias(module.decoder, torch.from_numpy(mean), output_activation)
+    return module
+
+
+# Code activations that saturate: a bounded code needs centred hidden units.
+BOUNDED_ACTIVATIONS = frozenset({"tanh", "sigmoid"})
+
+
+def resolve_normalization(normalization, code_activation: str):
+    """Resolve ``"auto"``: LayerNorm when the code activation is bounded, else none.
+
+    On non-negative inputs such as images, the hidden ReLU units of a deep
+    model are all positive, every gradient step moves the code's
+    pre-activations of all samples the same way, and a tanh or sigmoid code
+    saturates at a constant within the first epoch. Normalising the hidden
+    layers keeps them centred. An unbounded (linear) code does not saturate
+    and trains as well or better without it.
+    """
+    if normalization == "auto":
+        return "layer" if code_activation in BOUNDED_ACTIVATIONS else None
+    return normalization
 
 
 _ACTIVATION_OPTIONS = StrOptions(set(ACTIVATIONS))
@@ -94,6 +131,7 @@ class AutoEncoder(BaseAutoEncoder):
         "output_activation": [StrOptions({"auto", *ACTIVATIONS})],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "input_dropout": [Interval(Real, 0, 1, closed="left")],
+        "normalization": [StrOptions({"auto", "layer"}), None],
     }
 
     def __init__(
@@ -106,7 +144,8 @@ class AutoEncoder(BaseAutoEncoder):
         output_activation="auto",
         dropout=0.0,
         input_dropout=0.0,
-        loss="mse",
+        normalization="auto",
+        loss="auto",
         optimizer="adam",
         optimizer_kwargs=None,
         lr=1e-3,
@@ -150,6 +189,7 @@ class AutoEncoder(BaseAutoEncoder):
         self.output_activation = output_activation
         self.dropout = dropout
         self.input_dropout = input_dropout
+        self.normalization = normalization
 
     def _check_data(self, X, target):
         super()._check_data(X, target)
@@ -163,7 +203,7 @@ class AutoEncoder(BaseAutoEncoder):
         self.output_activation_ = resolve_output_activation(
             self.output_activation, target, self.loss
         )
-        return self._module_class(
+        module = self._module_class(
             n_features,
             self.n_components,
             hidden_layer_sizes=check_hidden_layer_sizes(self.hidden_layer_sizes),
@@ -172,4 +212,6 @@ class AutoEncoder(BaseAutoEncoder):
             output_activation=self.output_activation_,
             dropout=self.dropout,
             input_dropout=self.input_dropout,
+            normalization=resolve_normalization(self.normalization, self.code_activation),
         )
+        return start_at_mean(module, target, self.output_activation_)

@@ -29,11 +29,13 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _engine
+from ._diagnostics import collapse_messages
 from ._summary import summarize
 from .modules.losses import ReconstructionLoss, per_sample_error
 from .noise import split_noisy
@@ -237,7 +239,7 @@ class BaseAutoEncoder(
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
-        "loss": [StrOptions({"mse", "bce", "mae"})],
+        "loss": [StrOptions({"auto", "mse", "bce", "mae"})],
         "optimizer": [StrOptions(set(_engine.OPTIMIZERS)), type],
         "optimizer_kwargs": [dict, None],
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -311,7 +313,20 @@ class BaseAutoEncoder(
 
     def _build_criterion(self) -> torch.nn.Module:
         """Return the training criterion, called as ``criterion(output, target)``."""
-        return ReconstructionLoss(self.loss)
+        return ReconstructionLoss(self.loss_)
+
+    def _resolve_loss(self, target: np.ndarray) -> str:
+        """Resolve ``loss="auto"``: "bce" for [0, 1] targets with a sigmoid output, else "mse".
+
+        Binary cross-entropy keeps a useful gradient where a sigmoid output
+        saturates (dark pixels of sparse images), where the squared error's
+        gradient vanishes and training can settle on a constant image.
+        """
+        if self.loss != "auto":
+            return self.loss
+        in_unit = target.size > 0 and target.min() >= 0 and target.max() <= 1
+        sigmoid = getattr(self, "output_activation", None) in ("auto", "sigmoid")
+        return "bce" if in_unit and sigmoid else "mse"
 
     def _check_data(self, X: np.ndarray, target: np.ndarray) -> None:
         """Raise ``ValueError`` when a parameter does not suit the training data."""
@@ -447,6 +462,8 @@ class BaseAutoEncoder(
                 target = self._validate_X(target, reset=False)
             self._check_optimizer()
             self._check_data(X, X if target is None else target)
+            if not continuing:
+                self.loss_ = self._resolve_loss(X if target is None else target)
             if continuing:
                 # Train a copy: the fitted net stays untouched (weights,
                 # optimizer state, history) should this fit fail.
@@ -481,6 +498,8 @@ class BaseAutoEncoder(
             if not continuing:
                 self._built_params = self.get_params(deep=False)
             self._fit_code_distribution(clean, merge=continuing and incremental)
+        if not incremental:  # one partial_fit epoch is too early to judge
+            self._warn_if_collapsed(inputs, clean)
         if net.interrupted:
             warnings.warn(
                 f"Training was interrupted during epoch {len(net.history) + 1}: the weights "
@@ -566,6 +585,40 @@ class BaseAutoEncoder(
     # weight blow-up shows in any row, and a few batches cost a small
     # fraction of an epoch even for the small chunks of partial_fit.
     _finite_check_rows = 256
+
+    # Rows of the training data reconstructed to check for a collapse.
+    _collapse_check_rows = 1024
+
+    def _warn_if_collapsed(self, inputs, target):
+        """Warn with ``ConvergenceWarning`` when training ended at a constant predictor."""
+        rows = np.arange(len(target))
+        if len(rows) > self._collapse_check_rows:
+            rows = np.sort(
+                np.random.RandomState(self._seed).choice(
+                    len(rows), self._collapse_check_rows, replace=False
+                )
+            )
+        module = self.net_.module_
+
+        def reconstruct(x):
+            out = module(x)
+            return (out[0] if isinstance(out, tuple) else out).reshape(len(x), -1)
+
+        target = np.asarray(target[rows], dtype=np.float64)
+        model_error = float(
+            sample_errors(self._apply(reconstruct, inputs[rows], np.float64), target).mean()
+        )
+        mean_error = float(
+            sample_errors(np.broadcast_to(target.mean(axis=0), target.shape), target).mean()
+        )
+        messages = collapse_messages(model_error, mean_error, self.code_mean_, self.code_std_)
+        if messages:
+            warnings.warn(
+                f"{type(self).__name__} did not learn to reconstruct its data: "
+                + " ".join(messages),
+                ConvergenceWarning,
+                stacklevel=3,
+            )
 
     # Rows of the training data encoded to estimate the code distribution:
     # enough for a diagonal Gaussian, and a bounded cost for large data.

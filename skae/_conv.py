@@ -8,7 +8,12 @@ from numbers import Integral
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._autoencoder import _ACTIVATION_OPTIONS, check_hidden_layer_sizes, resolve_output_activation
+from ._autoencoder import (
+    _ACTIVATION_OPTIONS,
+    check_hidden_layer_sizes,
+    resolve_output_activation,
+    start_at_mean,
+)
 from ._base import BaseAutoEncoder
 from ._docstrings import fill_doc
 from .modules.conv import ConvAutoEncoderModule
@@ -171,7 +176,7 @@ class ConvAE(ImageInputMixin, BaseAutoEncoder):
         activation="relu",
         code_activation="linear",
         output_activation="auto",
-        loss="mse",
+        loss="auto",
         optimizer="adam",
         optimizer_kwargs=None,
         lr=1e-3,
@@ -229,7 +234,7 @@ class ConvAE(ImageInputMixin, BaseAutoEncoder):
         self.output_activation_ = resolve_output_activation(
             self.output_activation, target, self.loss
         )
-        return ConvAutoEncoderModule(
+        module = ConvAutoEncoderModule(
             self.image_shape_,
             self._check_conv_parameters(),
             n_components=self.n_components,
@@ -240,3 +245,4 @@ class ConvAE(ImageInputMixin, BaseAutoEncoder):
             code_activation=self.code_activation,
             output_activation=self.output_activation_,
         )
+        return start_at_mean(module, target, self.output_activation_)

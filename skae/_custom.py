@@ -103,7 +103,7 @@ class ModuleAE(BaseAutoEncoder):
         encoder=None,
         decoder=None,
         n_components=None,
-        loss="mse",
+        loss="auto",
         optimizer="adam",
         optimizer_kwargs=None,
         lr=1e-3,

@@ -20,7 +20,14 @@ n_components : int, default=8
     dropout : float, default=0.0
         Dropout after each hidden layer.
     input_dropout : float, default=0.0
-        Dropout on the input itself (a light denoising regulariser).""",
+        Dropout on the input itself (a light denoising regulariser).
+    normalization : {"auto", "layer"} or None, default="auto"
+        ``"layer"``: a LayerNorm after every hidden layer, before its
+        activation, which keeps a bounded (tanh, sigmoid) code from
+        saturating on images; it normalises each sample on its own, so
+        outputs never depend on the batch. ``None``: plain layers.
+        ``"auto"``: "layer" when ``code_activation`` is "tanh" or
+        "sigmoid", else None.""",
     "conv_ae_parameters": """\
 n_components : int or None, default=None
         Width of a dense bottleneck after the last stage, so that
@@ -50,9 +57,13 @@ or NoiseAugmenter, default="gaussian"
         Strength of the noise when ``noise`` is a kind (see
         :func:`~skae.add_noise`); ignored when ``noise`` is a NoiseAugmenter.""",
     "training_parameters": """\
-loss : {"mse", "bce", "mae"}, default="mse"
+loss : {"auto", "mse", "bce", "mae"}, default="auto"
         Reconstruction loss minimised in training. ``"bce"`` (binary
         cross-entropy) needs targets in [0, 1] and a sigmoid output.
+        ``"auto"`` picks "bce" when the targets lie in [0, 1] and the output
+        is a sigmoid (images), where the squared error can stall on a
+        constant dark image, and "mse" otherwise. ``score`` and
+        ``score_samples`` use the squared error whatever the loss.
     optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, default="adam"
         Optimizer; a class such as ``torch.optim.NAdam`` is used as is.
         "adam" and "adamw" use torch's fused kernel on CPU and CUDA unless
@@ -124,6 +135,8 @@ net_ : skorch.NeuralNet
         Validation loss per epoch (only when validating).
     n_iter_ : int
         Number of epochs trained.
+    loss_ : str
+        The training loss used (``loss`` with "auto" resolved).
     code_mean_ : ndarray of shape (n_components_,)
         Mean of the codes of the training data (of the last ``fit``, or of
         every chunk since the first ``partial_fit``, pooled; a random subset

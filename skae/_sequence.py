@@ -107,7 +107,7 @@ class SeqAE(BaseAutoEncoder):
         dropout=0.0,
         code_activation="linear",
         output_activation="auto",
-        loss="mse",
+        loss="auto",
         optimizer="adam",
         optimizer_kwargs=None,
         lr=1e-3,

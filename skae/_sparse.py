@@ -54,6 +54,10 @@ class SparseAE(AutoEncoder):
         Dropout after each hidden layer.
     input_dropout : float, default=0.0
         Dropout on the input itself.
+    normalization : {"auto", "layer"} or None, default="auto"
+        ``"layer"``: a LayerNorm after every hidden layer, before its
+        activation (see :class:`AutoEncoder`). ``None``: plain layers.
+        ``"auto"``: "layer" when ``code_activation`` is "tanh" or "sigmoid".
     alpha : float, default=1e-4
         Weight of the L1 activity penalty on the code.
     sparsity_target : float, default=0.05
@@ -101,10 +105,11 @@ class SparseAE(AutoEncoder):
         output_activation="auto",
         dropout=0.0,
         input_dropout=0.0,
+        normalization="auto",
         alpha=1e-4,
         sparsity_target=0.05,
         sparsity_weight=0.0,
-        loss="mse",
+        loss="auto",
         optimizer="adam",
         optimizer_kwargs=None,
         lr=1e-3,
@@ -130,6 +135,7 @@ class SparseAE(AutoEncoder):
             output_activation=output_activation,
             dropout=dropout,
             input_dropout=input_dropout,
+            normalization=normalization,
             loss=loss,
             optimizer=optimizer,
             optimizer_kwargs=optimizer_kwargs,
@@ -166,7 +172,7 @@ class SparseAE(AutoEncoder):
 
     def _build_criterion(self):
         return SparseCodeLoss(
-            self.loss,
+            self.loss_,
             alpha=self.alpha,
             sparsity_target=self.sparsity_target,
             sparsity_weight=self.sparsity_weight,

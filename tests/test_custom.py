@@ -1,7 +1,5 @@
 """ModuleAE: a user's own torch modules behind the skae estimator interface."""
 
-from functools import partial
-
 import numpy as np
 import pytest
 import torch
@@ -10,7 +8,7 @@ from sklearn.model_selection import GridSearchCV
 from torch import nn
 
 from skae import AutoEncoder, ModuleAE
-from skae.modules import DenseAutoEncoderModule
+from skae.modules import DenseAutoEncoderModule, init_output_bias
 
 
 class TinyAE(nn.Module):
@@ -36,8 +34,17 @@ def test_matches_the_builtin_model_with_the_same_module(digits):
     X = digits[0][:300]
     params = {"max_epochs": 3, "random_state": 0}
     builtin = AutoEncoder(5, hidden_layer_sizes=(16,), **params).fit(X)
-    module = partial(DenseAutoEncoderModule, hidden_layer_sizes=(16,), output_activation="sigmoid")
-    custom = ModuleAE(module, n_components=5, **params).fit(X)
+    assert builtin.loss_ == "bce"
+
+    def module(*args, **kwargs):
+        # the builtin starts its sigmoid output at the data mean
+        net = DenseAutoEncoderModule(
+            *args, hidden_layer_sizes=(16,), output_activation="sigmoid", **kwargs
+        )
+        init_output_bias(net.decoder, torch.from_numpy(X.mean(axis=0)), "sigmoid")
+        return net
+
+    custom = ModuleAE(module, n_components=5, loss="bce", **params).fit(X)
     np.testing.assert_allclose(custom.transform(X), builtin.transform(X), rtol=1e-5, atol=1e-6)
     assert custom.loss_curve_ == pytest.approx(builtin.loss_curve_)
 

@@ -137,7 +137,7 @@ def test_validation_input_is_corrupted_once_with_a_fixed_seed():
 
 def test_dae_validation_loss_measures_denoising(digits):
     X = digits[0][:400]
-    dae = DenoisingAE(8, noise_level=0.5, validation_fraction=0.25, **FAST).fit(X)
+    dae = DenoisingAE(8, noise_level=0.5, validation_fraction=0.25, loss="mse", **FAST).fit(X)
     # rebuild the held-out set and its corruption, as the engine makes them
     valid = X[np.random.RandomState(dae._seed).permutation(400)[:100]]
     valid = torch.as_tensor(valid, dtype=torch.float32)

@@ -7,7 +7,14 @@ import torch
 from skae import AutoEncoder, SparseAE
 from skae.modules.losses import SparseCodeLoss, kl_sparsity
 
-PARAMS = {"n_components": 32, "hidden_layer_sizes": (64,), "lr": 3e-3, "max_epochs": 20}
+# alpha is weighed against the squared error, as in the classic sparse-coding lab
+PARAMS = {
+    "n_components": 32,
+    "hidden_layer_sizes": (64,),
+    "loss": "mse",
+    "lr": 3e-3,
+    "max_epochs": 20,
+}
 
 
 def test_l1_penalty_gives_sparser_code_at_similar_error(digits_split):

@@ -82,7 +82,7 @@ def test_score_samples_is_the_deterministic_elbo(fitted, digits_split):
 
 def test_mse_elbo_includes_the_gaussian_constant(digits_split):
     X = digits_split[1][:60]
-    vae = VAE(n_components=2, max_epochs=2, random_state=0).fit(X)
+    vae = VAE(n_components=2, loss="mse", max_epochs=2, random_state=0).fit(X)
     module = vae.net_.module_
     with torch.no_grad():
         x = torch.as_tensor(X, dtype=torch.float32)

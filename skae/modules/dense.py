@@ -44,6 +44,11 @@ class MLP(nn.Sequential):
         Dropout after each hidden activation.
     input_dropout : float
         Dropout applied to the input itself (as in denoising labs).
+    normalization : {"layer"} or None
+        ``"layer"`` puts a :class:`~torch.nn.LayerNorm` after every hidden
+        ``Linear`` (before its activation). It keeps hidden units centred, so
+        a bounded code (tanh) does not saturate on non-negative inputs such as
+        images. It normalises each sample on its own: no batch statistics.
     """
 
     def __init__(
@@ -53,7 +58,10 @@ class MLP(nn.Sequential):
         output_activation: str = "linear",
         dropout: float = 0.0,
         input_dropout: float = 0.0,
+        normalization: str | None = None,
     ):
+        if normalization not in (None, "layer"):
+            raise ValueError(f"normalization must be 'layer' or None, got {normalization!r}.")
         layers: list[nn.Module] = []
         if input_dropout > 0:
             layers.append(nn.Dropout(input_dropout))
@@ -61,6 +69,8 @@ class MLP(nn.Sequential):
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             layers.append(nn.Linear(n_in, n_out))
             if i < n_layers - 1:
+                if normalization == "layer":
+                    layers.append(nn.LayerNorm(n_out))
                 layers.append(make_activation(activation))
                 if dropout > 0:
                     layers.append(nn.Dropout(dropout))
@@ -84,6 +94,8 @@ class DenseAutoEncoderModule(nn.Module):
         Activations of hidden layers, of the code and of the output.
     dropout, input_dropout : float
         Dropout after hidden layers and on the input.
+    normalization : {"layer"} or None
+        Normalisation of the hidden layers (see :class:`MLP`).
     """
 
     def __init__(
@@ -96,6 +108,7 @@ class DenseAutoEncoderModule(nn.Module):
         output_activation: str = "linear",
         dropout: float = 0.0,
         input_dropout: float = 0.0,
+        normalization: str | None = None,
     ):
         super().__init__()
         hidden = tuple(hidden_layer_sizes)
@@ -107,12 +120,14 @@ class DenseAutoEncoderModule(nn.Module):
             output_activation=code_activation,
             dropout=dropout,
             input_dropout=input_dropout,
+            normalization=normalization,
         )
         self.decoder = MLP(
             (n_components, *reversed(hidden), n_features),
             activation=activation,
             output_activation=output_activation,
             dropout=dropout,
+            normalization=normalization,
         )
 
     def encode(self, x):
