@@ -330,9 +330,16 @@ class BaseAutoEncoder(
 
     def _check_data(self, X: np.ndarray, target: np.ndarray) -> None:
         """Raise ``ValueError`` when a parameter does not suit the training data."""
-        if self.loss == "bce" and (target.min() < 0 or target.max() > 1):
+        # ``loss_`` is the loss the network trains with: resolved by this fit,
+        # or kept from the first fit when continuing.
+        if self.loss_ == "bce" and (target.min() < 0 or target.max() > 1):
+            chosen = (
+                "loss='auto' chose binary cross-entropy for the [0, 1] data of the first fit, and "
+                if self.loss == "auto"
+                else "loss='bce' "
+            )
             raise ValueError(
-                f"loss='bce' needs targets in [0, 1], but the data range over "
+                f"{chosen}needs targets in [0, 1], but the data range over "
                 f"[{target.min():.3g}, {target.max():.3g}]. Scale the data "
                 "(e.g. MinMaxScaler) or use loss='mse'."
             )
@@ -461,9 +468,9 @@ class BaseAutoEncoder(
             if target is not None:
                 target = self._validate_X(target, reset=False)
             self._check_optimizer()
-            self._check_data(X, X if target is None else target)
             if not continuing:
                 self.loss_ = self._resolve_loss(X if target is None else target)
+            self._check_data(X, X if target is None else target)
             if continuing:
                 # Train a copy: the fitted net stays untouched (weights,
                 # optimizer state, history) should this fit fail.
