@@ -206,14 +206,38 @@ class BaseAutoEncoder(
     # Validation
     # ------------------------------------------------------------------
     def _validate_X(self, X, *, reset: bool) -> np.ndarray:
+        X = self._reshape_input(X)
+        if _engine.is_streamed(X):
+            return self._validate_streamed(X, reset=reset)
         X = validate_data(
             self,
-            self._reshape_input(X),
+            X,
             reset=reset,
             dtype=[np.float64, np.float32],
             ensure_min_samples=1,
         )
         return X
+
+    def _validate_streamed(self, X: np.memmap, *, reset: bool) -> np.memmap:
+        """Validate a memmap without copying it: shape and dtype, then finiteness by chunks."""
+        if X.ndim != 2:
+            raise ValueError(
+                f"Expected 2D array, got a memmap of shape {X.shape}. Save the data as "
+                "(n_samples, n_features), or reshape the memmap."
+            )
+        if X.dtype not in (np.float32, np.float64):
+            raise ValueError(
+                f"A memmap is streamed as it is, so it must hold float32 or float64 values, "
+                f"not {X.dtype}. Save the data as float32 (e.g. np.lib.format.open_memmap("
+                "path, mode='w+', dtype=np.float32, shape=...)), or pass an in-memory array."
+            )
+        if X.shape[0] < 1 or X.shape[1] < 1:
+            raise ValueError(
+                f"Found array with {X.shape[0]} sample(s) and {X.shape[1]} feature(s) "
+                f"(shape={X.shape}) while a minimum of 1 is required."
+            )
+        validate_data(self, X, reset=reset, skip_check_array=True)
+        return _engine.check_streamed(X)
 
     def _check_optimizer(self):
         optimizer = self.optimizer
@@ -287,9 +311,8 @@ class BaseAutoEncoder(
                 epochs_done = 0
             inputs = self._network_input(X, y, reset=not continuing)
             clean = X if target is None else target
-            data = _engine.TensorPair(
-                _engine.to_tensor(inputs, device),
-                None if inputs is X and target is None else _engine.to_tensor(clean, device),
+            data = _engine.make_source(
+                inputs, None if inputs is X and target is None else clean, device
             )
             self._n_inputs = int(data.X.shape[1])  # the network's input width
             epochs = 1 if incremental else self.max_epochs
@@ -507,6 +530,11 @@ class BaseAutoEncoder(
         X, target = self._split_target(X)
         X = self._validate_X(X, reset=False)
         target = X if target is None else self._validate_X(target, reset=False)
+        if _engine.is_streamed(X) or _engine.is_streamed(target):
+            chunks = _engine.row_chunks(X, target, batch_size=self.batch_size)
+            return np.concatenate(
+                [-sample_errors(self._reconstruct(x), t, "mse") for x, t in chunks]
+            )
         return -sample_errors(self._reconstruct(X), target, "mse")
 
     def score(self, X, y=None):

@@ -7,9 +7,13 @@ about scikit-learn parameter validation. Estimators build an
 
 Design points
 -------------
-* In-memory data is held as whole tensors (on the training device) and
-  batches are cut by indexing with a shuffled permutation
-  (:class:`BatchIterator`); no per-sample ``__getitem__`` and no collation.
+* Training data is a *data source*: :class:`TensorPair` holds whole
+  tensors (on the training device) and cuts batches by indexing with a
+  shuffled permutation; :class:`MemmapSource` streams the rows of a
+  read-only memmap block by block, never holding it whole. Both answer
+  ``len``, ``subset`` and ``batches``; :class:`BatchIterator` only asks the
+  source for its batches, and :func:`make_source` chooses the source, so
+  estimators never learn where batches come from.
 * Randomness (weight init, shuffling, dropout, corruption) comes from the
   seed handed in by the estimator, inside :func:`seeded`, which forks the
   global torch RNG so that the caller's RNG state is left untouched.
@@ -25,6 +29,7 @@ Design points
 from __future__ import annotations
 
 import math
+import mmap
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -39,10 +44,15 @@ __all__ = [
     "BatchIterator",
     "CriterionWarmup",
     "HoldOutSplit",
+    "MemmapSource",
+    "StreamedArray",
     "TensorPair",
+    "is_streamed",
     "make_net",
+    "make_source",
     "predict_batches",
     "resolve_device",
+    "row_chunks",
     "seeded",
     "term_scoring",
     "to_tensor",
@@ -125,31 +135,27 @@ class TensorPair(Dataset):
     def __getitem__(self, i):
         return self.X[i], self.target[i]
 
-    def subset(self, index: torch.Tensor) -> TensorPair:
+    @property
+    def device(self) -> torch.device:
+        return self.X.device
+
+    def subset(self, index) -> TensorPair:
+        """The rows ``index`` (numpy or torch integers), in that order."""
+        if isinstance(index, np.ndarray):
+            index = torch.from_numpy(index).to(self.X.device)
         X = self.X[index]
         return TensorPair(X, X if self.target is self.X else self.target[index])
 
+    def batches(self, batch_size: int, shuffle: bool) -> Iterator[tuple]:
+        """Yield ``(input, target)`` batches, each one indexing operation.
 
-class BatchIterator:
-    """Whole-batch iterator over a :class:`TensorPair`.
-
-    Each batch is one indexing operation on the stored tensors, which is what
-    makes a training epoch as fast as a hand-written loop.
-    """
-
-    def __init__(self, dataset: TensorPair, batch_size: int = 128, shuffle: bool = False):
-        self.dataset = dataset
-        self.batch_size = len(dataset) if batch_size == -1 else int(batch_size)
-        self.shuffle = shuffle
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.dataset) / self.batch_size)
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        X, target = self.dataset.X, self.dataset.target
+        With ``shuffle``, rows are drawn in a uniformly random order
+        (``torch.randperm`` under the global torch generator).
+        """
+        X, target = self.X, self.target
         same = target is X
-        n, bs = len(X), self.batch_size
-        if self.shuffle:
+        n, bs = len(X), batch_size
+        if shuffle:
             order = torch.randperm(n, device=X.device)
             for start in range(0, n, bs):
                 index = order[start : start + bs]
@@ -158,6 +164,232 @@ class BatchIterator:
         else:
             for start in range(0, n, bs):
                 yield X[start : start + bs], target[start : start + bs]
+
+
+# Bytes of input rows a streaming source reads at once: one shuffling block.
+BLOCK_BYTES = 32 * 2**20
+
+
+def is_streamed(X) -> bool:
+    """Whether ``X`` is trained on and predicted from by streaming (a numpy memmap)."""
+    return isinstance(X, np.memmap)
+
+
+def _release(X) -> None:
+    """Drop the pages of ``X``'s file mapping from this process's resident memory.
+
+    The file stays in the operating system's page cache; only this
+    process's mapping of it is emptied, so memory use stays that of one
+    block however large the file.
+    """
+    mapping = getattr(X, "_mmap", None)
+    if mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
+        try:
+            mapping.madvise(mmap.MADV_DONTNEED)
+        except (OSError, ValueError):  # closed or unsupported: nothing to release
+            pass
+
+
+def _read(X, rows) -> np.ndarray:
+    """Float32 in-memory copy of ``X[rows]`` (a slice or sorted integers)."""
+    block = np.array(X[rows], dtype=np.float32, order="C")
+    _release(X)
+    return block
+
+
+def block_rows(X, batch_size: int = 1) -> int:
+    """Rows per streamed block of ``X``: about ``BLOCK_BYTES``, at least one batch."""
+    row_bytes = max(1, 4 * math.prod(X.shape[1:]))
+    return max(int(batch_size), BLOCK_BYTES // row_bytes)
+
+
+def row_chunks(*arrays, batch_size: int = 1) -> Iterator[tuple[np.ndarray, ...]]:
+    """Yield the arrays (equal length) in aligned in-memory row chunks.
+
+    Memmaps are read one block at a time and released after each read; a
+    chunk holds a whole number of ``batch_size`` batches.
+    """
+    n = len(arrays[0])
+    step = block_rows(arrays[0], batch_size)
+    step -= step % batch_size
+    for start in range(0, n, step):
+        rows = slice(start, start + step)
+        yield tuple(_read(a, rows) if is_streamed(a) else a[rows] for a in arrays)
+
+
+class StreamedArray(np.memmap):
+    """A validated memmap that remembers its minimum and maximum.
+
+    Validation reads a streamed input once, chunk by chunk, to check that it
+    is finite; it records the range on the way so that parameter checks
+    calling ``X.min()`` and ``X.max()`` do not read the file again (and do
+    not map it whole into memory). Views and slices forget the range.
+    """
+
+    _range = None
+
+    def __array_finalize__(self, obj):
+        super().__array_finalize__(obj)
+        self._range = None
+
+    def min(self, *args, **kwargs):
+        if self._range is not None and not args and not kwargs:
+            return self.dtype.type(self._range[0])
+        return super().min(*args, **kwargs)
+
+    def max(self, *args, **kwargs):
+        if self._range is not None and not args and not kwargs:
+            return self.dtype.type(self._range[1])
+        return super().max(*args, **kwargs)
+
+
+def check_streamed(X: np.memmap) -> StreamedArray:
+    """Check a memmap chunk by chunk for NaN and infinity, never copying it whole.
+
+    Returns ``X`` as a :class:`StreamedArray` carrying its range.
+    """
+    low, high = math.inf, -math.inf
+    for (chunk,) in row_chunks(X):
+        finite = np.isfinite(chunk)
+        if not finite.all():
+            bad = "NaN" if np.isnan(chunk).any() else "infinity"
+            raise ValueError(
+                f"Input X contains {bad}. The memmap holds non-finite values; clean the "
+                "file (e.g. np.nan_to_num on each block) before fitting."
+            )
+        if chunk.size:
+            low, high = min(low, float(chunk.min())), max(high, float(chunk.max()))
+    out = X.view(StreamedArray)
+    out._range = (low, high)
+    return out
+
+
+class MemmapSource(Dataset):
+    """Rows of a memmap (and of an optional target memmap), streamed by blocks.
+
+    The input is never read whole: an epoch reads contiguous blocks of about
+    ``BLOCK_BYTES`` in a random order, shuffles the rows inside each block,
+    and cuts batches from that stream (a batch may span two consecutive
+    blocks). This is *block shuffling*: every row is seen once per epoch and
+    the block order and within-block order change every epoch, but rows of
+    one block arrive close together. Randomness comes from the global torch
+    generator, so :func:`seeded` makes epochs reproducible.
+
+    ``rows`` (sorted integers) restricts the source to some rows of the file,
+    as a validation split does. ``corrupt``, when given, corrupts each batch
+    under a seed fixed per batch position, so that every epoch sees the same
+    corrupted inputs (a corrupted validation set, without storing it).
+    """
+
+    def __init__(
+        self,
+        X: np.ndarray,
+        target: np.ndarray | None = None,
+        *,
+        device: torch.device | str = "cpu",
+        rows: np.ndarray | None = None,
+        corrupt: Callable | None = None,
+        corrupt_seed: int = 0,
+    ):
+        if target is not None and len(target) != len(X):
+            raise ValueError("input and target must have the same number of samples")
+        self.X = X
+        self.target = target
+        self.rows = rows
+        self._device = torch.device(device)
+        self.corrupt = corrupt
+        self.corrupt_seed = corrupt_seed
+
+    def __len__(self) -> int:
+        return len(self.X) if self.rows is None else len(self.rows)
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
+
+    def subset(self, index) -> MemmapSource:
+        """The rows ``index`` of this source, in file order."""
+        index = np.sort(np.asarray(index, dtype=np.int64))
+        rows = index if self.rows is None else self.rows[index]
+        return MemmapSource(self.X, self.target, device=self._device, rows=rows)
+
+    def _load(self, start: int, stop: int):
+        rows = slice(start, stop) if self.rows is None else self.rows[start:stop]
+        pin = self._device.type == "cuda"
+        xb = torch.from_numpy(_read(self.X, rows))
+        yb = None if self.target is None else torch.from_numpy(_read(self.target, rows))
+        if pin:
+            xb = xb.pin_memory()
+            yb = None if yb is None else yb.pin_memory()
+        xb = xb.to(self._device, non_blocking=pin)
+        yb = None if yb is None else yb.to(self._device, non_blocking=pin)
+        return xb, yb
+
+    def batches(self, batch_size: int, shuffle: bool) -> Iterator[tuple]:
+        n = len(self)
+        size = block_rows(self.X, batch_size)
+        starts = list(range(0, n, size))
+        order = torch.randperm(len(starts)).tolist() if shuffle else range(len(starts))
+        carry_x = carry_y = None
+        position = 0
+        for k, b in enumerate(order):
+            xb, yb = self._load(starts[b], min(starts[b] + size, n))
+            if shuffle:
+                perm = torch.randperm(len(xb), device=xb.device)
+                xb = xb[perm]
+                yb = None if yb is None else yb[perm]
+            if carry_x is not None:
+                xb = torch.cat([carry_x, xb])
+                yb = None if yb is None else torch.cat([carry_y, yb])
+            last = k == len(starts) - 1
+            full = len(xb) if last else len(xb) - len(xb) % batch_size
+            for start in range(0, full, batch_size):
+                xi = xb[start : start + batch_size]
+                yi = xi if yb is None else yb[start : start + batch_size]
+                if self.corrupt is not None:
+                    with seeded(self.corrupt_seed + position, xi.device):
+                        xi = self.corrupt(xi)
+                position += 1
+                yield xi, yi
+            carry_x = xb[full:] if full < len(xb) else None
+            carry_y = None if yb is None or carry_x is None else yb[full:]
+
+
+def make_source(
+    X: np.ndarray, target: np.ndarray | None = None, device: torch.device | str = "cpu"
+):
+    """The data source for training on ``X`` (target ``None``: ``X`` itself).
+
+    A memmap input streams (:class:`MemmapSource`, never read whole); any
+    other array becomes whole tensors on ``device`` (:class:`TensorPair`).
+    """
+    if is_streamed(X):
+        if target is not None and not is_streamed(target):
+            target = np.asarray(target)
+        return MemmapSource(X, target, device=device)
+    return TensorPair(
+        to_tensor(X, device), None if target is None else to_tensor(np.asarray(target), device)
+    )
+
+
+class BatchIterator:
+    """skorch iterator over a data source: it asks the source for its batches.
+
+    The source cuts whole batches at once (:meth:`TensorPair.batches`,
+    :meth:`MemmapSource.batches`), which is what makes a training epoch as
+    fast as a hand-written loop.
+    """
+
+    def __init__(self, dataset, batch_size: int = 128, shuffle: bool = False):
+        self.dataset = dataset
+        self.batch_size = len(dataset) if batch_size == -1 else int(batch_size)
+        self.shuffle = shuffle
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.dataset) / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        return iter(self.dataset.batches(self.batch_size, self.shuffle))
 
 
 class HoldOutSplit:
@@ -194,11 +426,13 @@ class HoldOutSplit:
                 "Pass more samples, change validation_fraction, or set early_stopping=False."
             )
         order = np.random.RandomState(self.seed).permutation(n)
-        order = torch.from_numpy(order).to(dataset.X.device)
         valid = dataset.subset(order[:n_valid])
         if self.corrupt is not None:
-            with seeded(self.seed, valid.X.device):
-                valid = TensorPair(self.corrupt(valid.X), valid.target)
+            if isinstance(valid, MemmapSource):
+                valid.corrupt, valid.corrupt_seed = self.corrupt, self.seed
+            else:
+                with seeded(self.seed, valid.X.device):
+                    valid = TensorPair(self.corrupt(valid.X), valid.target)
         return dataset.subset(order[n_valid:]), valid
 
 
@@ -231,7 +465,7 @@ class AutoEncoderNet(NeuralNet):
         self.corrupt = corrupt
 
     def get_dataset(self, X, y=None):
-        if isinstance(X, TensorPair):
+        if isinstance(X, (TensorPair, MemmapSource)):
             return X
         return TensorPair(X, y)
 
@@ -359,7 +593,7 @@ def _silent(*args, **kwargs):
 
 def train(
     net: AutoEncoderNet | Callable[[], AutoEncoderNet],
-    data: TensorPair,
+    data: TensorPair | MemmapSource,
     *,
     epochs: int,
     seed: int,
@@ -370,7 +604,7 @@ def train(
     factory that builds a new one. The factory runs inside the seeded block,
     so weight initialisation is reproducible as well.
     """
-    device = data.X.device
+    device = data.device
     with seeded(seed, device):
         if not isinstance(net, AutoEncoderNet):
             net = net()
@@ -394,18 +628,23 @@ def predict_batches(
     zeros and the padding dropped from the output): matrix kernels choose
     their summation order by the number of rows, so a fixed batch shape makes
     each sample's output independent of how many samples it came with.
+
+    A memmap ``X`` is read one block at a time (:func:`row_chunks`), never
+    whole; only the output is held in memory.
     """
     was_training = module.training
     module.eval()
     try:
-        Xt = to_tensor(X, "cpu")
+        chunks = row_chunks(X, batch_size=batch_size) if is_streamed(X) else [(X,)]
         outputs = []
-        for start in range(0, len(Xt), batch_size):
-            batch = Xt[start : start + batch_size]
-            n = len(batch)
-            if n < batch_size:
-                batch = torch.cat([batch, batch.new_zeros((batch_size - n, *batch.shape[1:]))])
-            outputs.append(fn(batch.to(device))[:n].float().cpu())
+        for (chunk,) in chunks:
+            Xt = to_tensor(chunk, "cpu")
+            for start in range(0, len(Xt), batch_size):
+                batch = Xt[start : start + batch_size]
+                n = len(batch)
+                if n < batch_size:
+                    batch = torch.cat([batch, batch.new_zeros((batch_size - n, *batch.shape[1:]))])
+                outputs.append(fn(batch.to(device))[:n].float().cpu())
     finally:
         module.train(was_training)
     return torch.cat(outputs).numpy()
