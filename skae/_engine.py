@@ -21,7 +21,9 @@ Design points
   of a training batch only, never in validation or inference.
 * A criterion may expose the named terms of its last loss as a dict
   ``terms``; they are recorded per batch as ``train_<name>`` and
-  ``valid_<name>``, and :func:`term_scoring` turns them into per-epoch
+  ``valid_<name>``. Batch losses and terms are recorded as detached
+  tensors and turned into floats in one transfer at the end of each epoch,
+  so that training never waits for the device after a batch; and :func:`term_scoring` turns them into per-epoch
   history entries. :class:`CriterionWarmup` ramps a criterion weight over
   the first epochs (KL warm-up).
 """
@@ -476,6 +478,22 @@ class AutoEncoderNet(NeuralNet):
             return
         super()._set_training(training)
 
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        # skorch's loop, recording the batch loss as a tensor (no per-batch
+        # device sync); the epoch's tensors become floats in one transfer.
+        if iterator is None:
+            return
+        batch_count = 0
+        for batch in iterator:
+            self.notify("on_batch_begin", batch=batch, training=training)
+            step = step_fn(batch, **fit_params)
+            self.history.record_batch(f"{prefix}_loss", step["loss"].detach())
+            self.history.record_batch(f"{prefix}_batch_size", len(batch[0]))
+            self.notify("on_batch_end", batch=batch, training=training, **step)
+            batch_count += 1
+        self.history.record(f"{prefix}_batch_count", batch_count)
+        _to_floats(self.history[-1]["batches"])
+
     def train_step_single(self, batch, **fit_params):
         if self.corrupt is not None:
             Xi, yi = batch
@@ -490,6 +508,16 @@ class AutoEncoderNet(NeuralNet):
             for name, value in terms.items():
                 self.history.record_batch(f"{prefix}_{name}", value)
         return loss
+
+
+def _to_floats(rows: list[dict]) -> None:
+    """Replace every tensor value of ``rows`` by its float, in one device transfer."""
+    where = [(row, key) for row in rows for key, v in row.items() if isinstance(v, torch.Tensor)]
+    if not where:
+        return
+    values = torch.stack([row[key].float().reshape(()) for row, key in where]).cpu().tolist()
+    for (row, key), value in zip(where, values):
+        row[key] = value
 
 
 class CriterionWarmup(Callback):

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 
-from skae import AutoEncoder, DenoisingAE, _engine
+from skae import VAE, AutoEncoder, DenoisingAE, _engine
 
 FAST = {"max_epochs": 2, "batch_size": 32, "random_state": 0}
 
@@ -140,3 +140,18 @@ def test_range_checks_use_the_streamed_range(tmp_path, memmap):
     wide = np.load(tmp_path / "wide.npy", mmap_mode="r")
     with pytest.raises(ValueError, match=r"\[-0.5, 1.5\]"):
         AutoEncoder(loss="bce", **FAST).fit(wide)
+
+
+@pytest.mark.parametrize("Estimator", [AutoEncoder, VAE])
+def test_training_never_reads_a_tensor_per_batch(monkeypatch, Estimator):
+    X = np.random.default_rng(0).random((320, 6))
+    calls = []
+    item, to_float = torch.Tensor.item, torch.Tensor.__float__
+    monkeypatch.setattr(torch.Tensor, "item", lambda t: (calls.append(1), item(t))[1])
+    monkeypatch.setattr(torch.Tensor, "__float__", lambda t: (calls.append(1), to_float(t))[1])
+    est = Estimator(2, max_epochs=2, batch_size=16, early_stopping=True, random_state=0).fit(X)
+    monkeypatch.undo()
+    assert calls == []  # 40 batches: skorch alone would read 40 losses
+    batch = est.net_.history[-1]["batches"][0]
+    assert all(isinstance(v, (int, float)) for v in batch.values())
+    assert len(est.loss_curve_) == 2 and np.isfinite(est.loss_curve_).all()
