@@ -89,6 +89,7 @@ class BaseAutoEncoder(
         "callbacks": [list, None],
         "verbose": ["verbose"],
         "device": [str],
+        "precision": [StrOptions(set(_engine.PRECISIONS))],
         "random_state": ["random_state"],
     }
 
@@ -113,6 +114,7 @@ class BaseAutoEncoder(
         callbacks,
         verbose,
         device,
+        precision,
         random_state,
     ):
         self.n_components = n_components
@@ -132,6 +134,7 @@ class BaseAutoEncoder(
         self.callbacks = callbacks
         self.verbose = verbose
         self.device = device
+        self.precision = precision
         self.random_state = random_state
 
     # ------------------------------------------------------------------
@@ -307,6 +310,7 @@ class BaseAutoEncoder(
             else:
                 seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
                 device = _engine.resolve_device(self.device)
+                _engine.check_precision(self.precision, device)
                 net = self._net_factory(X, target, seed, device, incremental=incremental)
                 epochs_done = 0
             inputs = self._network_input(X, y, reset=not continuing)
@@ -342,7 +346,8 @@ class BaseAutoEncoder(
             rows = np.random.RandomState(self._seed).choice(
                 len(X), self._code_distribution_rows, replace=False
             )
-            X = X[np.sort(rows)]
+            rows = np.sort(rows)
+            X = _engine.read_rows(X, rows) if _engine.is_streamed(X) else X[rows]
         Z = self._apply(self.net_.module_.encode, X, np.float64)
         self.code_mean_ = Z.mean(axis=0)
         self.code_std_ = Z.std(axis=0)
@@ -378,6 +383,7 @@ class BaseAutoEncoder(
                 verbose=self.verbose,
                 device=device,
                 corrupt=corrupt,
+                precision=self.precision,
             )
 
         return factory
@@ -413,6 +419,7 @@ class BaseAutoEncoder(
             X,
             batch_size=self.batch_size,
             device=self.net_.device,
+            precision=getattr(self.net_, "precision", "32"),
         )
         return out.astype(out_dtype, copy=False)
 

@@ -210,6 +210,7 @@ class DenoisingAE(DenoisingMixin, AutoEncoder):
         callbacks=None,
         verbose=0,
         device="cpu",
+        precision="32",
         random_state=None,
     ):
         super().__init__(
@@ -236,6 +237,7 @@ class DenoisingAE(DenoisingMixin, AutoEncoder):
             callbacks=callbacks,
             verbose=verbose,
             device=device,
+            precision=precision,
             random_state=random_state,
         )
         self.noise = noise
@@ -327,6 +329,7 @@ class ConvDenoisingAE(DenoisingMixin, ConvAE):
         callbacks=None,
         verbose=0,
         device="cpu",
+        precision="32",
         random_state=None,
     ):
         super().__init__(
@@ -355,6 +358,7 @@ class ConvDenoisingAE(DenoisingMixin, ConvAE):
             callbacks=callbacks,
             verbose=verbose,
             device=device,
+            precision=precision,
             random_state=random_state,
         )
         self.noise = noise

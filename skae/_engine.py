@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 import mmap
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 import torch
@@ -44,9 +44,12 @@ from torch.utils.data import Dataset
 __all__ = [
     "AutoEncoderNet",
     "BatchIterator",
+    "autocast",
+    "check_precision",
     "CriterionWarmup",
     "HoldOutSplit",
     "MemmapSource",
+    "PRECISIONS",
     "StreamedArray",
     "TensorPair",
     "is_streamed",
@@ -54,6 +57,7 @@ __all__ = [
     "make_source",
     "predict_batches",
     "resolve_device",
+    "read_rows",
     "row_chunks",
     "seeded",
     "term_scoring",
@@ -70,6 +74,36 @@ OPTIMIZERS = {
 # Named optimizers that run as one fused kernel over all parameters (CPU and
 # CUDA): the same update, with far fewer kernel launches for small networks.
 FUSED_OPTIMIZERS = {"adam", "adamw"}
+
+
+# Arithmetic of the forward pass: autocast dtype (None: float32 throughout).
+PRECISIONS = {"32": None, "bf16": torch.bfloat16, "16-mixed": torch.float16}
+
+
+def check_precision(precision: str, device: torch.device | str) -> None:
+    """Raise ``ValueError`` when ``precision`` cannot run on ``device``."""
+    if precision == "16-mixed" and torch.device(device).type != "cuda":
+        raise ValueError(
+            f"precision='16-mixed' needs a CUDA device, but training runs on {device}; "
+            "use precision='bf16' for reduced precision on the CPU, or device='cuda'."
+        )
+
+
+def autocast(precision: str, device: torch.device | str):
+    """The autocast context of ``precision`` on ``device`` (a no-op for ``"32"``)."""
+    dtype = PRECISIONS[precision]
+    if dtype is None:
+        return nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=dtype)
+
+
+def _as_float32(output):
+    """Cast the floating tensors of a network output (tensor or tuple) to float32."""
+    if isinstance(output, torch.Tensor):
+        return output.float() if output.is_floating_point() else output
+    if isinstance(output, tuple):
+        return tuple(_as_float32(o) for o in output)
+    return output
 
 
 def resolve_device(device: str) -> torch.device:
@@ -197,6 +231,11 @@ def _read(X, rows) -> np.ndarray:
     block = np.array(X[rows], dtype=np.float32, order="C")
     _release(X)
     return block
+
+
+def read_rows(X, rows) -> np.ndarray:
+    """Float32 in-memory copy of ``X[rows]``; a memmap's pages are released after."""
+    return _read(X, rows)
 
 
 def block_rows(X, batch_size: int = 1) -> int:
@@ -460,11 +499,45 @@ class AutoEncoderNet(NeuralNet):
         ``corrupt(X_batch) -> X_batch`` applied to the input of every training
         batch (fresh corruption each time it is drawn); never applied in
         validation or inference.
+    precision : {"32", "bf16", "16-mixed"}
+        The forward pass runs under the autocast of this precision and its
+        output is cast back to float32, so the loss is computed in float32.
+        ``"16-mixed"`` (CUDA) also scales the loss against float16 underflow.
     """
 
-    def __init__(self, *args, corrupt: Callable | None = None, **kwargs):
+    def __init__(self, *args, corrupt: Callable | None = None, precision: str = "32", **kwargs):
         super().__init__(*args, **kwargs)
         self.corrupt = corrupt
+        self.precision = precision
+
+    def initialize(self):
+        super().initialize()
+        self.scaler_ = (
+            torch.amp.GradScaler(torch.device(self.device).type)
+            if self.precision == "16-mixed"
+            else None
+        )
+        return self
+
+    def infer(self, x, **fit_params):
+        with autocast(self.precision, self.device):
+            output = super().infer(x, **fit_params)
+        return _as_float32(output)
+
+    def train_step(self, batch, **fit_params):
+        if getattr(self, "scaler_", None) is None:
+            return super().train_step(batch, **fit_params)
+        # float16: backward on the scaled loss, unscale, then a skipped or
+        # applied step and a scale update (torch.amp.GradScaler's recipe).
+        self._zero_grad_optimizer()
+        step = self.train_step_single(batch, **fit_params)
+        self.scaler_.unscale_(self.optimizer_)
+        self.notify(
+            "on_grad_computed", named_parameters=list(self.get_all_learnable_params()), batch=batch
+        )
+        self.scaler_.step(self.optimizer_)
+        self.scaler_.update()
+        return step
 
     def get_dataset(self, X, y=None):
         if isinstance(X, (TensorPair, MemmapSource)):
@@ -479,26 +552,46 @@ class AutoEncoderNet(NeuralNet):
         super()._set_training(training)
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
-        # skorch's loop, recording the batch loss as a tensor (no per-batch
-        # device sync); the epoch's tensors become floats in one transfer.
+        # skorch's loop, but batch losses and criterion terms are copied into
+        # one buffer per name (no per-batch device sync, and no small
+        # long-lived tensors that fragment the heap); the history holds
+        # placeholders that become floats in one transfer per name at the end.
         if iterator is None:
             return
+        self._epoch_values = _EpochValues(len(iterator))
         batch_count = 0
         for batch in iterator:
             self.notify("on_batch_begin", batch=batch, training=training)
+            self._batch_index = batch_count
             step = step_fn(batch, **fit_params)
-            self.history.record_batch(f"{prefix}_loss", step["loss"].detach())
+            self._record(f"{prefix}_loss", step["loss"])
             self.history.record_batch(f"{prefix}_batch_size", len(batch[0]))
             self.notify("on_batch_end", batch=batch, training=training, **step)
             batch_count += 1
         self.history.record(f"{prefix}_batch_count", batch_count)
-        _to_floats(self.history[-1]["batches"])
+        self._epoch_values.resolve(self.history[-1]["batches"])
+        del self._epoch_values
+
+    def _record(self, key: str, value) -> None:
+        values = getattr(self, "_epoch_values", None)
+        if values is None or not isinstance(value, torch.Tensor):
+            value = float(value)
+        else:
+            value = values.put(key, self._batch_index, value)
+        self.history.record_batch(key, value)
 
     def train_step_single(self, batch, **fit_params):
         if self.corrupt is not None:
             Xi, yi = batch
             batch = (self.corrupt(Xi), yi)
-        return super().train_step_single(batch, **fit_params)
+        if getattr(self, "scaler_", None) is None:
+            return super().train_step_single(batch, **fit_params)
+        self._set_training(True)
+        Xi, yi = batch
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        self.scaler_.scale(loss).backward()
+        return {"loss": loss, "y_pred": y_pred}
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         loss = self.criterion_(y_pred, y_true)
@@ -506,18 +599,50 @@ class AutoEncoderNet(NeuralNet):
         if terms:
             prefix = "train" if training else "valid"
             for name, value in terms.items():
-                self.history.record_batch(f"{prefix}_{name}", value)
+                self._record(f"{prefix}_{name}", value)
         return loss
 
 
-def _to_floats(rows: list[dict]) -> None:
-    """Replace every tensor value of ``rows`` by its float, in one device transfer."""
-    where = [(row, key) for row in rows for key, v in row.items() if isinstance(v, torch.Tensor)]
-    if not where:
-        return
-    values = torch.stack([row[key].float().reshape(()) for row, key in where]).cpu().tolist()
-    for (row, key), value in zip(where, values):
-        row[key] = value
+class _Pending:
+    """A batch value still in its epoch buffer; ``float()`` reads it (a device sync)."""
+
+    __slots__ = ("buffer", "index")
+
+    def __init__(self, buffer: torch.Tensor, index: int):
+        self.buffer = buffer
+        self.index = index
+
+    def __float__(self) -> float:
+        return float(self.buffer[self.index])
+
+    def __format__(self, spec: str) -> str:
+        return format(float(self), spec)
+
+
+class _EpochValues:
+    """Per-batch scalars of one epoch, one buffer per name on the values' device."""
+
+    def __init__(self, n_batches: int):
+        self.n_batches = max(1, n_batches)
+        self.buffers: dict[str, torch.Tensor] = {}
+
+    def put(self, key: str, index: int, value: torch.Tensor) -> _Pending:
+        buffer = self.buffers.get(key)
+        if buffer is None or index >= len(buffer):
+            grown = torch.zeros(max(self.n_batches, 2 * (index + 1)), device=value.device)
+            if buffer is not None:
+                grown[: len(buffer)] = buffer
+            buffer = self.buffers[key] = grown
+        buffer[index] = value.detach()
+        return _Pending(buffer, index)
+
+    def resolve(self, rows: list[dict]) -> None:
+        """Replace the placeholders in ``rows`` by floats, one transfer per name."""
+        values = {key: buffer.tolist() for key, buffer in self.buffers.items()}
+        for row in rows:
+            for key, value in row.items():
+                if isinstance(value, _Pending):
+                    row[key] = values[key][value.index] if key in values else float(value)
 
 
 class CriterionWarmup(Callback):
@@ -566,6 +691,7 @@ def make_net(
     verbose: int = 0,
     device: torch.device | str = "cpu",
     corrupt: Callable | None = None,
+    precision: str = "32",
 ) -> AutoEncoderNet:
     """Build (but do not initialise) an :class:`AutoEncoderNet`."""
     optimizer_params = {"weight_decay": weight_decay, **(optimizer_kwargs or {})}
@@ -611,6 +737,7 @@ def make_net(
         **({} if verbose else {"callbacks__print_log": None}),
         device=str(device),
         corrupt=corrupt,
+        precision=precision,
         **{f"optimizer__{key}": value for key, value in optimizer_params.items()},
     )
 
@@ -649,6 +776,7 @@ def predict_batches(
     *,
     batch_size: int,
     device: torch.device | str,
+    precision: str = "32",
 ) -> np.ndarray:
     """Apply ``fn`` to ``X`` in evaluation mode, batch by batch, as a numpy array.
 
@@ -672,7 +800,9 @@ def predict_batches(
                 n = len(batch)
                 if n < batch_size:
                     batch = torch.cat([batch, batch.new_zeros((batch_size - n, *batch.shape[1:]))])
-                outputs.append(fn(batch.to(device))[:n].float().cpu())
+                with autocast(precision, device):
+                    out = fn(batch.to(device))
+                outputs.append(out[:n].float().cpu())
     finally:
         module.train(was_training)
     return torch.cat(outputs).numpy()

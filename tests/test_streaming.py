@@ -155,3 +155,36 @@ def test_training_never_reads_a_tensor_per_batch(monkeypatch, Estimator):
     batch = est.net_.history[-1]["batches"][0]
     assert all(isinstance(v, (int, float)) for v in batch.values())
     assert len(est.loss_curve_) == 2 and np.isfinite(est.loss_curve_).all()
+
+
+# ----------------------------------------------------------------------------
+# Precision
+# ----------------------------------------------------------------------------
+def test_bf16_trains_and_predicts_on_cpu(digits):
+    X = digits[0][:400]
+    full = AutoEncoder(**FAST).fit(X)
+    half = AutoEncoder(precision="bf16", **FAST).fit(X)
+    assert np.isfinite(half.loss_curve_).all()
+    assert half.loss_curve_[-1] < half.loss_curve_[0]
+    Z, Z_full = half.transform(X), full.transform(X)
+    assert Z.dtype == np.float64 and np.isfinite(Z).all()
+    # bfloat16 keeps 8 bits of mantissa: close to, but not, the float32 result
+    assert not np.array_equal(Z, Z_full)
+    assert np.abs(Z - Z_full).max() < 0.2 * np.abs(Z_full).max()
+    assert_array_equal(half.transform(X), AutoEncoder(precision="bf16", **FAST).fit(X).transform(X))
+
+
+@pytest.mark.parametrize("Estimator", [AutoEncoder, VAE, DenoisingAE])
+def test_16_mixed_on_cpu_raises_and_keeps_the_model(digits, Estimator):
+    X = digits[0][:200]
+    est = Estimator(**FAST).fit(X)
+    before = est.transform(X)
+    est.set_params(precision="16-mixed")
+    with pytest.raises(ValueError, match="precision='bf16'"):
+        est.fit(X)
+    assert_array_equal(est.transform(X), before)
+
+
+def test_unknown_precision_is_refused(digits):
+    with pytest.raises(ValueError, match="precision"):
+        AutoEncoder(precision="64", **FAST).fit(digits[0][:50])
