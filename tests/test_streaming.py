@@ -188,3 +188,32 @@ def test_16_mixed_on_cpu_raises_and_keeps_the_model(digits, Estimator):
 def test_unknown_precision_is_refused(digits):
     with pytest.raises(ValueError, match="precision"):
         AutoEncoder(precision="64", **FAST).fit(digits[0][:50])
+
+
+# ----------------------------------------------------------------------------
+# Images to a memmap
+# ----------------------------------------------------------------------------
+def test_images_to_memmap_matches_load_image_folder(tmp_path):
+    from PIL import Image
+
+    from skae.datasets import images_to_memmap, load_image_folder
+
+    rng = np.random.default_rng(0)
+    for label, sizes in {"a": [(20, 30), (7, 9)], "b": [(40, 40)]}.items():
+        (tmp_path / "img" / label).mkdir(parents=True)
+        for i, (h, w) in enumerate(sizes):
+            pixels = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "img" / label / f"{i}.png")
+    for grey in (True, False):
+        X, y = images_to_memmap(
+            tmp_path / "img", tmp_path / "X.npy", (8, 12), grey=grey, progress=False
+        )
+        X_ref, y_ref = load_image_folder(tmp_path / "img", size=(8, 12), grayscale=grey)
+        assert isinstance(X, np.memmap) and X.dtype == np.float32
+        assert_array_equal(X, X_ref)
+        assert_array_equal(y, y_ref)
+    ae = AutoEncoder(**FAST).fit(X)
+    assert ae.transform(X).shape == (3, ae.n_components_)
+    (tmp_path / "img" / "b" / "bad.png").write_text("not an image")
+    with pytest.raises(ValueError, match="bad.png"):
+        images_to_memmap(tmp_path / "img", tmp_path / "Y.npy", 8, progress=False)
