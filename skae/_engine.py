@@ -226,10 +226,22 @@ def _release(X) -> None:
             pass
 
 
+# Scattered rows read between two releases of a memmap's pages: reading one
+# row maps its neighbouring pages too (the kernel's fault-around), so many
+# scattered rows would map most of the file at once.
+SCATTERED_ROWS = 256
+
+
 def _read(X, rows) -> np.ndarray:
     """Float32 in-memory copy of ``X[rows]`` (a slice or sorted integers)."""
-    block = np.array(X[rows], dtype=np.float32, order="C")
-    _release(X)
+    if not is_streamed(X) or isinstance(rows, slice) or len(rows) <= SCATTERED_ROWS:
+        block = np.array(X[rows], dtype=np.float32, order="C")
+        _release(X)
+        return block
+    block = np.empty((len(rows), *X.shape[1:]), dtype=np.float32)
+    for start in range(0, len(rows), SCATTERED_ROWS):
+        block[start : start + SCATTERED_ROWS] = X[rows[start : start + SCATTERED_ROWS]]
+        _release(X)
     return block
 
 

@@ -217,3 +217,14 @@ def test_images_to_memmap_matches_load_image_folder(tmp_path):
     (tmp_path / "img" / "b" / "bad.png").write_text("not an image")
     with pytest.raises(ValueError, match="bad.png"):
         images_to_memmap(tmp_path / "img", tmp_path / "Y.npy", 8, progress=False)
+
+
+def test_scattered_rows_are_read_in_groups(monkeypatch, memmap):
+    mm, X = memmap
+    monkeypatch.setattr(_engine, "SCATTERED_ROWS", 7)
+    releases = []
+    release = _engine._release
+    monkeypatch.setattr(_engine, "_release", lambda a: (releases.append(1), release(a)))
+    rows = np.sort(np.random.default_rng(0).choice(len(X), 100, replace=False))
+    assert_array_equal(_engine.read_rows(mm, rows), X[rows])
+    assert len(releases) == 15  # ceil(100 / 7)
