@@ -91,9 +91,9 @@ loss : {"mse", "bce", "mae"}, default="mse"
         0 is silent; 1 shows a progress bar and the per-epoch table.
     device : str, default="cpu"
         ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA when
-        available). Resolved at fit time. Training data that fit in the
-        device's memory are moved there whole; larger data and memmaps
-        stream in blocks (pinned host memory, asynchronous copies).
+        available). Resolved at fit time. Training data that fit in half
+        the device's free memory are moved there whole; larger data and
+        memmaps stream in blocks (pinned host memory, asynchronous copies).
     precision : {"32", "bf16", "16-mixed"}, default="32"
         Arithmetic of the forward pass in training and inference. ``"32"``
         is float32 throughout. ``"bf16"`` runs the network under bfloat16

@@ -408,15 +408,27 @@ class MemmapSource(Dataset):
             carry_y = None if yb is None or carry_x is None else yb[full:]
 
 
+def _device_room(device: torch.device) -> float:
+    """Bytes of training data a device holds whole: half its free memory."""
+    if device.type != "cuda":
+        return math.inf
+    free, _ = torch.cuda.mem_get_info(device)
+    return free / 2
+
+
 def make_source(
     X: np.ndarray, target: np.ndarray | None = None, device: torch.device | str = "cpu"
 ):
     """The data source for training on ``X`` (target ``None``: ``X`` itself).
 
-    A memmap input streams (:class:`MemmapSource`, never read whole); any
-    other array becomes whole tensors on ``device`` (:class:`TensorPair`).
+    A memmap input streams (:class:`MemmapSource`, never read whole); so
+    does an array too large for half the free memory of a CUDA ``device``
+    (its blocks are copied through pinned memory). Any other array becomes
+    whole tensors on ``device`` (:class:`TensorPair`), moved there once.
     """
-    if is_streamed(X):
+    device = torch.device(device)
+    nbytes = 4 * X.size * (1 if target is None else 2)
+    if is_streamed(X) or (device.type == "cuda" and nbytes > _device_room(device)):
         if target is not None and not is_streamed(target):
             target = np.asarray(target)
         return MemmapSource(X, target, device=device)

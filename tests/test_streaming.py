@@ -228,3 +228,12 @@ def test_scattered_rows_are_read_in_groups(monkeypatch, memmap):
     rows = np.sort(np.random.default_rng(0).choice(len(X), 100, replace=False))
     assert_array_equal(_engine.read_rows(mm, rows), X[rows])
     assert len(releases) == 15  # ceil(100 / 7)
+
+
+def test_data_too_large_for_the_device_streams(monkeypatch, digits):
+    X = digits[0].astype(np.float32)
+    assert isinstance(_engine.make_source(X), _engine.TensorPair)
+    monkeypatch.setattr(_engine, "_device_room", lambda device: 1000.0)
+    # a CUDA device is only named here: nothing is moved until batches are drawn
+    source = _engine.make_source(X, device=torch.device("cuda"))
+    assert isinstance(source, _engine.MemmapSource) and source.device.type == "cuda"
