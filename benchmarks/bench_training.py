@@ -1,6 +1,9 @@
 """Seconds per training epoch: a hand-written PyTorch loop, skorch, and skae.
 
 Run ``python benchmarks/bench_training.py`` (``--quick`` for a smaller run).
+On a GPU: ``python benchmarks/bench_training.py --device cuda --batch-size 256 4096``
+(every contender then holds the data on the device, and the hand-written loop
+sums the epoch loss on the device, reading it once per epoch).
 
 Each contender trains the same dense autoencoder (ReLU hidden layers, sigmoid
 output, MSE, Adam at lr=1e-3, batch 256, shuffled every epoch) on the same
@@ -49,15 +52,16 @@ def make_module(n_features, spec):
     )
 
 
-def torch_loop(X, spec, epochs, batch_size, fused=False):
+def torch_loop(X, spec, epochs, batch_size, fused=False, device="cpu"):
     torch.manual_seed(0)
-    Xt = torch.from_numpy(X)
-    model = make_module(X.shape[1], spec)
+    Xt = torch.from_numpy(X).to(device)
+    model = make_module(X.shape[1], spec).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=fused)
+    on_gpu = torch.device(device).type == "cuda"
     loss_fn = nn.MSELoss()
     model.train()
     for _ in range(epochs):
-        order = torch.randperm(len(Xt))
+        order = torch.randperm(len(Xt), device=Xt.device)
         total = 0.0
         for start in range(0, len(Xt), batch_size):
             xb = Xt[order[start : start + batch_size]]
@@ -65,11 +69,12 @@ def torch_loop(X, spec, epochs, batch_size, fused=False):
             loss = loss_fn(model(xb), xb)
             loss.backward()
             opt.step()
-            total += loss.item() * len(xb)
-    return total / len(Xt)
+            # on a GPU, reading the loss per batch would wait for the device
+            total += (loss.detach() if on_gpu else loss.item()) * len(xb)
+    return float(total) / len(Xt)
 
 
-def skorch_plain(X, spec, epochs, batch_size):
+def skorch_plain(X, spec, epochs, batch_size, device="cpu"):
     torch.manual_seed(0)
     net = NeuralNetRegressor(
         make_module(X.shape[1], spec),
@@ -81,12 +86,13 @@ def skorch_plain(X, spec, epochs, batch_size):
         iterator_train__shuffle=True,
         train_split=None,
         verbose=0,
+        device=device,
     )
     net.fit(X, X)
     return net.history[-1, "train_loss"]
 
 
-def skae_ae(X, spec, epochs, batch_size):
+def skae_ae(X, spec, epochs, batch_size, device="cpu"):
     ae = AutoEncoder(
         n_components=spec["code"],
         hidden_layer_sizes=spec["hidden"],
@@ -94,12 +100,13 @@ def skae_ae(X, spec, epochs, batch_size):
         max_epochs=epochs,
         batch_size=batch_size,
         random_state=0,
+        device=device,
     ).fit(X)
     return ae.loss_curve_[-1]
 
 
-def torch_loop_fused(X, spec, epochs, batch_size):
-    return torch_loop(X, spec, epochs, batch_size, fused=True)
+def torch_loop_fused(X, spec, epochs, batch_size, device="cpu"):
+    return torch_loop(X, spec, epochs, batch_size, fused=True, device=device)
 
 
 CONTENDERS = {
@@ -115,7 +122,8 @@ def main(argv=None):
     parser.add_argument("--n-samples", type=int, default=60_000)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, nargs="+", default=[256])
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--quick", action="store_true", help="6,000 samples, 1 repeat")
     args = parser.parse_args(argv)
     if args.quick:
@@ -124,27 +132,31 @@ def main(argv=None):
     X = np.random.RandomState(0).rand(args.n_samples, 784).astype(np.float32)
     print(
         f"{args.n_samples} x 784 synthetic data, batch {args.batch_size}, {args.epochs} epochs "
-        f"per fit, median of {args.repeats}; torch {torch.__version__}, "
+        f"per fit, median of {args.repeats}; torch {torch.__version__}, device {args.device}, "
         f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}"
     )
+    sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
     for fn in CONTENDERS.values():  # warm-up: first-call costs of torch and skorch
-        fn(X[:512], MODELS["784-64-784"], 1, args.batch_size)
+        fn(X[:512], MODELS["784-64-784"], 1, args.batch_size[0], device=args.device)
     rows = []
-    for model_name, spec in MODELS.items():
-        times = {name: [] for name in CONTENDERS}
-        for _ in range(args.repeats):
-            for name, fn in CONTENDERS.items():
-                start = time.perf_counter()
-                fn(X, spec, args.epochs, args.batch_size)
-                times[name].append((time.perf_counter() - start) / args.epochs)
-        base = statistics.median(times["torch loop"])
-        for name in CONTENDERS:
-            sec = statistics.median(times[name])
-            rows.append((model_name, name, sec, sec / base))
+    for batch_size in args.batch_size:
+        for model_name, spec in MODELS.items():
+            times = {name: [] for name in CONTENDERS}
+            for _ in range(args.repeats):
+                for name, fn in CONTENDERS.items():
+                    sync()
+                    start = time.perf_counter()
+                    fn(X, spec, args.epochs, batch_size, device=args.device)
+                    sync()
+                    times[name].append((time.perf_counter() - start) / args.epochs)
+            base = statistics.median(times["torch loop"])
+            for name in CONTENDERS:
+                sec = statistics.median(times[name])
+                rows.append((batch_size, model_name, name, sec, sec / base))
 
-    print(f"\n{'model':<20} {'contender':<24} {'s/epoch':>9} {'vs torch loop':>14}")
-    for model_name, name, sec, ratio in rows:
-        print(f"{model_name:<20} {name:<24} {sec:>9.3f} {ratio:>13.3f}x")
+    print(f"\n{'batch':>5}  {'model':<20} {'contender':<24} {'s/epoch':>9} {'vs torch loop':>14}")
+    for batch_size, model_name, name, sec, ratio in rows:
+        print(f"{batch_size:>5}  {model_name:<20} {name:<24} {sec:>9.3f} {ratio:>13.3f}x")
 
 
 if __name__ == "__main__":

@@ -161,6 +161,7 @@ class AutoEncoder(BaseAutoEncoder):
         callbacks=None,
         verbose=0,
         device="cpu",
+        precision="32",
         random_state=None,
     ):
         super().__init__(
@@ -181,6 +182,7 @@ class AutoEncoder(BaseAutoEncoder):
             callbacks=callbacks,
             verbose=verbose,
             device=device,
+            precision=precision,
             random_state=random_state,
         )
         self.hidden_layer_sizes = hidden_layer_sizes

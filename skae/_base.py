@@ -255,6 +255,7 @@ class BaseAutoEncoder(
         "callbacks": [list, None],
         "verbose": ["verbose"],
         "device": [str],
+        "precision": [StrOptions(set(_engine.PRECISIONS))],
         "random_state": ["random_state"],
     }
 
@@ -279,6 +280,7 @@ class BaseAutoEncoder(
         callbacks,
         verbose,
         device,
+        precision,
         random_state,
     ):
         self.n_components = n_components
@@ -298,6 +300,7 @@ class BaseAutoEncoder(
         self.callbacks = callbacks
         self.verbose = verbose
         self.device = device
+        self.precision = precision
         self.random_state = random_state
 
     # ------------------------------------------------------------------
@@ -392,13 +395,44 @@ class BaseAutoEncoder(
     # Validation
     # ------------------------------------------------------------------
     def _validate_X(self, X, *, reset: bool) -> np.ndarray:
+        X = self._reshape_input(X)
+        if _engine.is_streamed(X):
+            return self._validate_streamed(X, reset=reset)
         X = _check_input_values(
             lambda X: validate_data(
                 self, X, reset=reset, dtype=[np.float64, np.float32], ensure_min_samples=1
             ),
-            self._reshape_input(X),
+            X,
         )
         _check_float32_range(X)
+        return X
+
+    def _validate_streamed(self, X: np.memmap, *, reset: bool) -> np.memmap:
+        """Validate a memmap without copying it: shape and dtype, then finiteness by chunks."""
+        if X.ndim != 2:
+            raise ValueError(
+                f"Expected 2D array, got a memmap of shape {X.shape}. Save the data as "
+                "(n_samples, n_features), or reshape the memmap."
+            )
+        if X.dtype not in (np.float32, np.float64):
+            raise ValueError(
+                f"A memmap is streamed as it is, so it must hold float32 or float64 values, "
+                f"not {X.dtype}. Save the data as float32 (e.g. np.lib.format.open_memmap("
+                "path, mode='w+', dtype=np.float32, shape=...)), or pass an in-memory array."
+            )
+        if X.shape[0] < 1 or X.shape[1] < 1:
+            raise ValueError(
+                f"Found array with {X.shape[0]} sample(s) and {X.shape[1]} feature(s) "
+                f"(shape={X.shape}) while a minimum of 1 is required."
+            )
+        validate_data(self, X, reset=reset, skip_check_array=True)
+        X = _engine.check_streamed(X)
+        if max(-X.min(), X.max()) > _FLOAT32_MAX:
+            raise ValueError(
+                f"X has values beyond float32 range (range [{X.min():.3g}, {X.max():.3g}]; "
+                f"float32 holds magnitudes up to {_FLOAT32_MAX:.3g}), which the network "
+                "computes in and which would turn them into inf. Scale the data first."
+            )
         return X
 
     def _check_optimizer(self):
@@ -482,13 +516,13 @@ class BaseAutoEncoder(
             else:
                 seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
                 device = _engine.resolve_device(_checked_device(self.device))
+                _engine.check_precision(self.precision, device)
                 net = self._net_factory(X, target, seed, device, incremental=incremental)
                 epochs_done = 0
             inputs = self._network_input(X, y, reset=not continuing)
             clean = X if target is None else target
-            data = _engine.TensorPair(
-                _engine.to_tensor(inputs, device),
-                None if inputs is X and target is None else _engine.to_tensor(clean, device),
+            data = _engine.make_source(
+                inputs, None if inputs is X and target is None else clean, device
             )
             self._n_inputs = int(data.X.shape[1])  # the network's input width
             epochs = 1 if incremental else self.max_epochs
@@ -646,7 +680,8 @@ class BaseAutoEncoder(
             rows = np.random.RandomState(self._seed).choice(
                 n, self._code_distribution_rows, replace=False
             )
-            X = X[np.sort(rows)]
+            rows = np.sort(rows)
+            X = _engine.read_rows(X, rows) if _engine.is_streamed(X) else X[rows]
         Z = self._apply(self.net_.module_.encode, X, np.float64)
         mean, m2 = Z.mean(axis=0), Z.var(axis=0) * n
         count = getattr(self, "_code_count", None)
@@ -691,6 +726,7 @@ class BaseAutoEncoder(
                 verbose=self.verbose,
                 device=device,
                 corrupt=corrupt,
+                precision=self.precision,
             )
 
         return factory
@@ -726,6 +762,7 @@ class BaseAutoEncoder(
             X,
             batch_size=self.batch_size,
             device=self.net_.device,
+            precision=getattr(self.net_, "precision", "32"),
         )
         return out.astype(out_dtype, copy=False)
 
@@ -844,6 +881,11 @@ class BaseAutoEncoder(
         X, target = self._split_target(X)
         X = self._validate_X(X, reset=False)
         target = X if target is None else self._validate_X(target, reset=False)
+        if _engine.is_streamed(X) or _engine.is_streamed(target):
+            chunks = _engine.row_chunks(X, target, batch_size=self.batch_size)
+            return np.concatenate(
+                [-sample_errors(self._reconstruct(x), t, "mse") for x, t in chunks]
+            )
         return -sample_errors(self._reconstruct(X), target, "mse")
 
     def score(self, X, y=None):

@@ -192,6 +192,7 @@ class ConvAE(ImageInputMixin, BaseAutoEncoder):
         callbacks=None,
         verbose=0,
         device="cpu",
+        precision="32",
         random_state=None,
     ):
         super().__init__(
@@ -212,6 +213,7 @@ class ConvAE(ImageInputMixin, BaseAutoEncoder):
             callbacks=callbacks,
             verbose=verbose,
             device=device,
+            precision=precision,
             random_state=random_state,
         )
         self.image_shape = image_shape

@@ -119,6 +119,7 @@ class ModuleAE(BaseAutoEncoder):
         callbacks=None,
         verbose=0,
         device="cpu",
+        precision="32",
         random_state=None,
     ):
         super().__init__(
@@ -139,6 +140,7 @@ class ModuleAE(BaseAutoEncoder):
             callbacks=callbacks,
             verbose=verbose,
             device=device,
+            precision=precision,
             random_state=random_state,
         )
         self.module = module

@@ -211,6 +211,7 @@ class DenoisingAE(DenoisingMixin, AutoEncoder):
         callbacks=None,
         verbose=0,
         device="cpu",
+        precision="32",
         random_state=None,
     ):
         super().__init__(
@@ -238,6 +239,7 @@ class DenoisingAE(DenoisingMixin, AutoEncoder):
             callbacks=callbacks,
             verbose=verbose,
             device=device,
+            precision=precision,
             random_state=random_state,
         )
         self.noise = noise
@@ -329,6 +331,7 @@ class ConvDenoisingAE(DenoisingMixin, ConvAE):
         callbacks=None,
         verbose=0,
         device="cpu",
+        precision="32",
         random_state=None,
     ):
         super().__init__(
@@ -357,6 +360,7 @@ class ConvDenoisingAE(DenoisingMixin, ConvAE):
             callbacks=callbacks,
             verbose=verbose,
             device=device,
+            precision=precision,
             random_state=random_state,
         )
         self.noise = noise

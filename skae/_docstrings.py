@@ -105,7 +105,15 @@ loss : {"auto", "mse", "bce", "mae"}, default="auto"
         0 is silent; 1 shows a progress bar and the per-epoch table.
     device : str, default="cpu"
         ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA when
-        available). Resolved at fit time.
+        available). Resolved at fit time. Training data that fit in half
+        the device's free memory are moved there whole; larger data and
+        memmaps stream in blocks (pinned host memory, asynchronous copies).
+    precision : {"32", "bf16", "16-mixed"}, default="32"
+        Arithmetic of the forward pass in training and inference. ``"32"``
+        is float32 throughout. ``"bf16"`` runs the network under bfloat16
+        autocast (CPU and CUDA); weights, optimizer and loss stay float32.
+        ``"16-mixed"`` runs it under float16 autocast with loss scaling,
+        and needs a CUDA device: on the CPU it raises (use ``"bf16"``).
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, dropout, corruption and the
         validation split, without touching global random state. The same

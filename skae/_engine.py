@@ -7,9 +7,13 @@ about scikit-learn parameter validation. Estimators build an
 
 Design points
 -------------
-* In-memory data is held as whole tensors (on the training device) and
-  batches are cut by indexing with a shuffled permutation
-  (:class:`BatchIterator`); no per-sample ``__getitem__`` and no collation.
+* Training data is a *data source*: :class:`TensorPair` holds whole
+  tensors (on the training device) and cuts batches by indexing with a
+  shuffled permutation; :class:`MemmapSource` streams the rows of a
+  read-only memmap block by block, never holding it whole. Both answer
+  ``len``, ``subset`` and ``batches``; :class:`BatchIterator` only asks the
+  source for its batches, and :func:`make_source` chooses the source, so
+  estimators never learn where batches come from.
 * Randomness (weight init, shuffling, dropout, corruption) comes from the
   seed handed in by the estimator, inside :func:`seeded`, which forks the
   global torch RNG so that the caller's RNG state is left untouched.
@@ -17,7 +21,9 @@ Design points
   of a training batch only, never in validation or inference.
 * A criterion may expose the named terms of its last loss as a dict
   ``terms``; they are recorded per batch as ``train_<name>`` and
-  ``valid_<name>``, and :func:`term_scoring` turns them into per-epoch
+  ``valid_<name>``. Batch losses and terms are recorded as detached
+  tensors and turned into floats in one transfer at the end of each epoch,
+  so that training never waits for the device after a batch; and :func:`term_scoring` turns them into per-epoch
   history entries. :class:`CriterionWarmup` ramps a criterion weight over
   the first epochs (KL warm-up).
 """
@@ -25,8 +31,9 @@ Design points
 from __future__ import annotations
 
 import math
+import mmap
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 
 import numpy as np
@@ -38,13 +45,22 @@ from torch.utils.data import Dataset
 __all__ = [
     "AutoEncoderNet",
     "BatchIterator",
+    "autocast",
+    "check_precision",
     "CriterionWarmup",
     "HoldOutSplit",
     "PLACEMENT",
+    "MemmapSource",
+    "PRECISIONS",
+    "StreamedArray",
     "TensorPair",
+    "is_streamed",
     "make_net",
+    "make_source",
     "predict_batches",
     "resolve_device",
+    "read_rows",
+    "row_chunks",
     "seeded",
     "term_scoring",
     "to_tensor",
@@ -65,6 +81,35 @@ FUSED_OPTIMIZERS = {"adam", "adamw"}
 # Where training runs: None for this process alone, or the active
 # skae.DataParallel context, whose ``_net_class`` make_net then builds.
 PLACEMENT: ContextVar = ContextVar("skae_placement", default=None)
+
+# Arithmetic of the forward pass: autocast dtype (None: float32 throughout).
+PRECISIONS = {"32": None, "bf16": torch.bfloat16, "16-mixed": torch.float16}
+
+
+def check_precision(precision: str, device: torch.device | str) -> None:
+    """Raise ``ValueError`` when ``precision`` cannot run on ``device``."""
+    if precision == "16-mixed" and torch.device(device).type != "cuda":
+        raise ValueError(
+            f"precision='16-mixed' needs a CUDA device, but training runs on {device}; "
+            "use precision='bf16' for reduced precision on the CPU, or device='cuda'."
+        )
+
+
+def autocast(precision: str, device: torch.device | str):
+    """The autocast context of ``precision`` on ``device`` (a no-op for ``"32"``)."""
+    dtype = PRECISIONS[precision]
+    if dtype is None:
+        return nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=dtype)
+
+
+def _as_float32(output):
+    """Cast the floating tensors of a network output (tensor or tuple) to float32."""
+    if isinstance(output, torch.Tensor):
+        return output.float() if output.is_floating_point() else output
+    if isinstance(output, tuple):
+        return tuple(_as_float32(o) for o in output)
+    return output
 
 
 def resolve_device(device: str) -> torch.device:
@@ -132,31 +177,27 @@ class TensorPair(Dataset):
     def __getitem__(self, i):
         return self.X[i], self.target[i]
 
-    def subset(self, index: torch.Tensor) -> TensorPair:
+    @property
+    def device(self) -> torch.device:
+        return self.X.device
+
+    def subset(self, index) -> TensorPair:
+        """The rows ``index`` (numpy or torch integers), in that order."""
+        if isinstance(index, np.ndarray):
+            index = torch.from_numpy(index).to(self.X.device)
         X = self.X[index]
         return TensorPair(X, X if self.target is self.X else self.target[index])
 
+    def batches(self, batch_size: int, shuffle: bool) -> Iterator[tuple]:
+        """Yield ``(input, target)`` batches, each one indexing operation.
 
-class BatchIterator:
-    """Whole-batch iterator over a :class:`TensorPair`.
-
-    Each batch is one indexing operation on the stored tensors, which is what
-    makes a training epoch as fast as a hand-written loop.
-    """
-
-    def __init__(self, dataset: TensorPair, batch_size: int = 128, shuffle: bool = False):
-        self.dataset = dataset
-        self.batch_size = len(dataset) if batch_size == -1 else int(batch_size)
-        self.shuffle = shuffle
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.dataset) / self.batch_size)
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        X, target = self.dataset.X, self.dataset.target
+        With ``shuffle``, rows are drawn in a uniformly random order
+        (``torch.randperm`` under the global torch generator).
+        """
+        X, target = self.X, self.target
         same = target is X
-        n, bs = len(X), self.batch_size
-        if self.shuffle:
+        n, bs = len(X), batch_size
+        if shuffle:
             order = torch.randperm(n, device=X.device)
             for start in range(0, n, bs):
                 index = order[start : start + bs]
@@ -165,6 +206,261 @@ class BatchIterator:
         else:
             for start in range(0, n, bs):
                 yield X[start : start + bs], target[start : start + bs]
+
+
+# Bytes of input rows a streaming source reads at once: one shuffling block.
+BLOCK_BYTES = 32 * 2**20
+
+
+def is_streamed(X) -> bool:
+    """Whether ``X`` is trained on and predicted from by streaming (a numpy memmap)."""
+    return isinstance(X, np.memmap)
+
+
+def _release(X) -> None:
+    """Drop the pages of ``X``'s file mapping from this process's resident memory.
+
+    The file stays in the operating system's page cache; only this
+    process's mapping of it is emptied, so memory use stays that of one
+    block however large the file.
+    """
+    mapping = getattr(X, "_mmap", None)
+    if mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
+        try:
+            mapping.madvise(mmap.MADV_DONTNEED)
+        except (OSError, ValueError):  # closed or unsupported: nothing to release
+            pass
+
+
+# Scattered rows read between two releases of a memmap's pages: reading one
+# row maps its neighbouring pages too (the kernel's fault-around), so many
+# scattered rows would map most of the file at once.
+SCATTERED_ROWS = 256
+
+
+def _read(X, rows) -> np.ndarray:
+    """Float32 in-memory copy of ``X[rows]`` (a slice or sorted integers)."""
+    if not is_streamed(X) or isinstance(rows, slice) or len(rows) <= SCATTERED_ROWS:
+        block = np.array(X[rows], dtype=np.float32, order="C")
+        _release(X)
+        return block
+    block = np.empty((len(rows), *X.shape[1:]), dtype=np.float32)
+    for start in range(0, len(rows), SCATTERED_ROWS):
+        block[start : start + SCATTERED_ROWS] = X[rows[start : start + SCATTERED_ROWS]]
+        _release(X)
+    return block
+
+
+def read_rows(X, rows) -> np.ndarray:
+    """Float32 in-memory copy of ``X[rows]``; a memmap's pages are released after."""
+    return _read(X, rows)
+
+
+def block_rows(X, batch_size: int = 1) -> int:
+    """Rows per streamed block of ``X``: about ``BLOCK_BYTES``, at least one batch."""
+    row_bytes = max(1, 4 * math.prod(X.shape[1:]))
+    return max(int(batch_size), BLOCK_BYTES // row_bytes)
+
+
+def row_chunks(*arrays, batch_size: int = 1) -> Iterator[tuple[np.ndarray, ...]]:
+    """Yield the arrays (equal length) in aligned in-memory row chunks.
+
+    Memmaps are read one block at a time and released after each read; a
+    chunk holds a whole number of ``batch_size`` batches.
+    """
+    n = len(arrays[0])
+    step = block_rows(arrays[0], batch_size)
+    step -= step % batch_size
+    for start in range(0, n, step):
+        rows = slice(start, start + step)
+        yield tuple(_read(a, rows) if is_streamed(a) else a[rows] for a in arrays)
+
+
+class StreamedArray(np.memmap):
+    """A validated memmap that remembers its minimum and maximum.
+
+    Validation reads a streamed input once, chunk by chunk, to check that it
+    is finite; it records the range on the way so that parameter checks
+    calling ``X.min()`` and ``X.max()`` do not read the file again (and do
+    not map it whole into memory). Views and slices forget the range.
+    """
+
+    _range = None
+
+    def __array_finalize__(self, obj):
+        super().__array_finalize__(obj)
+        self._range = None
+
+    def min(self, *args, **kwargs):
+        if self._range is not None and not args and not kwargs:
+            return self.dtype.type(self._range[0])
+        return super().min(*args, **kwargs)
+
+    def max(self, *args, **kwargs):
+        if self._range is not None and not args and not kwargs:
+            return self.dtype.type(self._range[1])
+        return super().max(*args, **kwargs)
+
+
+def check_streamed(X: np.memmap) -> StreamedArray:
+    """Check a memmap chunk by chunk for NaN and infinity, never copying it whole.
+
+    Returns ``X`` as a :class:`StreamedArray` carrying its range.
+    """
+    low, high = math.inf, -math.inf
+    for (chunk,) in row_chunks(X):
+        finite = np.isfinite(chunk)
+        if not finite.all():
+            bad = "NaN" if np.isnan(chunk).any() else "infinity"
+            raise ValueError(
+                f"Input X contains {bad}. The memmap holds non-finite values; clean the "
+                "file (e.g. np.nan_to_num on each block) before fitting."
+            )
+        if chunk.size:
+            low, high = min(low, float(chunk.min())), max(high, float(chunk.max()))
+    out = X.view(StreamedArray)
+    out._range = (low, high)
+    return out
+
+
+class MemmapSource(Dataset):
+    """Rows of a memmap (and of an optional target memmap), streamed by blocks.
+
+    The input is never read whole: an epoch reads contiguous blocks of about
+    ``BLOCK_BYTES`` in a random order, shuffles the rows inside each block,
+    and cuts batches from that stream (a batch may span two consecutive
+    blocks). This is *block shuffling*: every row is seen once per epoch and
+    the block order and within-block order change every epoch, but rows of
+    one block arrive close together. Randomness comes from the global torch
+    generator, so :func:`seeded` makes epochs reproducible.
+
+    ``rows`` (sorted integers) restricts the source to some rows of the file,
+    as a validation split does. ``corrupt``, when given, corrupts each batch
+    under a seed fixed per batch position, so that every epoch sees the same
+    corrupted inputs (a corrupted validation set, without storing it).
+    """
+
+    def __init__(
+        self,
+        X: np.ndarray,
+        target: np.ndarray | None = None,
+        *,
+        device: torch.device | str = "cpu",
+        rows: np.ndarray | None = None,
+        corrupt: Callable | None = None,
+        corrupt_seed: int = 0,
+    ):
+        if target is not None and len(target) != len(X):
+            raise ValueError("input and target must have the same number of samples")
+        self.X = X
+        self.target = target
+        self.rows = rows
+        self._device = torch.device(device)
+        self.corrupt = corrupt
+        self.corrupt_seed = corrupt_seed
+
+    def __len__(self) -> int:
+        return len(self.X) if self.rows is None else len(self.rows)
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
+
+    def subset(self, index) -> MemmapSource:
+        """The rows ``index`` of this source, in file order."""
+        index = np.sort(np.asarray(index, dtype=np.int64))
+        rows = index if self.rows is None else self.rows[index]
+        return MemmapSource(self.X, self.target, device=self._device, rows=rows)
+
+    def _load(self, start: int, stop: int):
+        rows = slice(start, stop) if self.rows is None else self.rows[start:stop]
+        pin = self._device.type == "cuda"
+        xb = torch.from_numpy(_read(self.X, rows))
+        yb = None if self.target is None else torch.from_numpy(_read(self.target, rows))
+        if pin:
+            xb = xb.pin_memory()
+            yb = None if yb is None else yb.pin_memory()
+        xb = xb.to(self._device, non_blocking=pin)
+        yb = None if yb is None else yb.to(self._device, non_blocking=pin)
+        return xb, yb
+
+    def batches(self, batch_size: int, shuffle: bool) -> Iterator[tuple]:
+        n = len(self)
+        size = block_rows(self.X, batch_size)
+        starts = list(range(0, n, size))
+        order = torch.randperm(len(starts)).tolist() if shuffle else range(len(starts))
+        carry_x = carry_y = None
+        position = 0
+        for k, b in enumerate(order):
+            xb, yb = self._load(starts[b], min(starts[b] + size, n))
+            if shuffle:
+                perm = torch.randperm(len(xb), device=xb.device)
+                xb = xb[perm]
+                yb = None if yb is None else yb[perm]
+            if carry_x is not None:
+                xb = torch.cat([carry_x, xb])
+                yb = None if yb is None else torch.cat([carry_y, yb])
+            last = k == len(starts) - 1
+            full = len(xb) if last else len(xb) - len(xb) % batch_size
+            for start in range(0, full, batch_size):
+                xi = xb[start : start + batch_size]
+                yi = xi if yb is None else yb[start : start + batch_size]
+                if self.corrupt is not None:
+                    with seeded(self.corrupt_seed + position, xi.device):
+                        xi = self.corrupt(xi)
+                position += 1
+                yield xi, yi
+            carry_x = xb[full:] if full < len(xb) else None
+            carry_y = None if yb is None or carry_x is None else yb[full:]
+
+
+def _device_room(device: torch.device) -> float:
+    """Bytes of training data a device holds whole: half its free memory."""
+    if device.type != "cuda":
+        return math.inf
+    free, _ = torch.cuda.mem_get_info(device)
+    return free / 2
+
+
+def make_source(
+    X: np.ndarray, target: np.ndarray | None = None, device: torch.device | str = "cpu"
+):
+    """The data source for training on ``X`` (target ``None``: ``X`` itself).
+
+    A memmap input streams (:class:`MemmapSource`, never read whole); so
+    does an array too large for half the free memory of a CUDA ``device``
+    (its blocks are copied through pinned memory). Any other array becomes
+    whole tensors on ``device`` (:class:`TensorPair`), moved there once.
+    """
+    device = torch.device(device)
+    nbytes = 4 * X.size * (1 if target is None else 2)
+    if is_streamed(X) or (device.type == "cuda" and nbytes > _device_room(device)):
+        if target is not None and not is_streamed(target):
+            target = np.asarray(target)
+        return MemmapSource(X, target, device=device)
+    return TensorPair(
+        to_tensor(X, device), None if target is None else to_tensor(np.asarray(target), device)
+    )
+
+
+class BatchIterator:
+    """skorch iterator over a data source: it asks the source for its batches.
+
+    The source cuts whole batches at once (:meth:`TensorPair.batches`,
+    :meth:`MemmapSource.batches`), which is what makes a training epoch as
+    fast as a hand-written loop.
+    """
+
+    def __init__(self, dataset, batch_size: int = 128, shuffle: bool = False):
+        self.dataset = dataset
+        self.batch_size = len(dataset) if batch_size == -1 else int(batch_size)
+        self.shuffle = shuffle
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.dataset) / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        return iter(self.dataset.batches(self.batch_size, self.shuffle))
 
 
 class HoldOutSplit:
@@ -201,11 +497,13 @@ class HoldOutSplit:
                 "Pass more samples, change validation_fraction, or set early_stopping=False."
             )
         order = np.random.RandomState(self.seed).permutation(n)
-        order = torch.from_numpy(order).to(dataset.X.device)
         valid = dataset.subset(order[:n_valid])
         if self.corrupt is not None:
-            with seeded(self.seed, valid.X.device):
-                valid = TensorPair(self.corrupt(valid.X), valid.target)
+            if isinstance(valid, MemmapSource):
+                valid.corrupt, valid.corrupt_seed = self.corrupt, self.seed
+            else:
+                with seeded(self.seed, valid.X.device):
+                    valid = TensorPair(self.corrupt(valid.X), valid.target)
         return dataset.subset(order[n_valid:]), valid
 
 
@@ -237,11 +535,16 @@ class AutoEncoderNet(NeuralNet):
         ``corrupt(X_batch) -> X_batch`` applied to the input of every training
         batch (fresh corruption each time it is drawn); never applied in
         validation or inference.
+    precision : {"32", "bf16", "16-mixed"}
+        The forward pass runs under the autocast of this precision and its
+        output is cast back to float32, so the loss is computed in float32.
+        ``"16-mixed"`` (CUDA) also scales the loss against float16 underflow.
     """
 
-    def __init__(self, *args, corrupt: Callable | None = None, **kwargs):
+    def __init__(self, *args, corrupt: Callable | None = None, precision: str = "32", **kwargs):
         super().__init__(*args, **kwargs)
         self.corrupt = corrupt
+        self.precision = precision
         self.stopped_early = False
         self.interrupted = False
 
@@ -255,8 +558,37 @@ class AutoEncoderNet(NeuralNet):
             self.interrupted = not self.stopped_early
             raise
 
+    def initialize(self):
+        super().initialize()
+        self.scaler_ = (
+            torch.amp.GradScaler(torch.device(self.device).type)
+            if self.precision == "16-mixed"
+            else None
+        )
+        return self
+
+    def infer(self, x, **fit_params):
+        with autocast(self.precision, self.device):
+            output = super().infer(x, **fit_params)
+        return _as_float32(output)
+
+    def train_step(self, batch, **fit_params):
+        if getattr(self, "scaler_", None) is None:
+            return super().train_step(batch, **fit_params)
+        # float16: backward on the scaled loss, unscale, then a skipped or
+        # applied step and a scale update (torch.amp.GradScaler's recipe).
+        self._zero_grad_optimizer()
+        step = self.train_step_single(batch, **fit_params)
+        self.scaler_.unscale_(self.optimizer_)
+        self.notify(
+            "on_grad_computed", named_parameters=list(self.get_all_learnable_params()), batch=batch
+        )
+        self.scaler_.step(self.optimizer_)
+        self.scaler_.update()
+        return step
+
     def get_dataset(self, X, y=None):
-        if isinstance(X, TensorPair):
+        if isinstance(X, (TensorPair, MemmapSource)):
             return X
         return TensorPair(X, y)
 
@@ -267,11 +599,47 @@ class AutoEncoderNet(NeuralNet):
             return
         super()._set_training(training)
 
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        # skorch's loop, but batch losses and criterion terms are copied into
+        # one buffer per name (no per-batch device sync, and no small
+        # long-lived tensors that fragment the heap); the history holds
+        # placeholders that become floats in one transfer per name at the end.
+        if iterator is None:
+            return
+        self._epoch_values = _EpochValues(len(iterator))
+        batch_count = 0
+        for batch in iterator:
+            self.notify("on_batch_begin", batch=batch, training=training)
+            self._batch_index = batch_count
+            step = step_fn(batch, **fit_params)
+            self._record(f"{prefix}_loss", step["loss"])
+            self.history.record_batch(f"{prefix}_batch_size", len(batch[0]))
+            self.notify("on_batch_end", batch=batch, training=training, **step)
+            batch_count += 1
+        self.history.record(f"{prefix}_batch_count", batch_count)
+        self._epoch_values.resolve(self.history[-1]["batches"])
+        del self._epoch_values
+
+    def _record(self, key: str, value) -> None:
+        values = getattr(self, "_epoch_values", None)
+        if values is None or not isinstance(value, torch.Tensor):
+            value = float(value)
+        else:
+            value = values.put(key, self._batch_index, value)
+        self.history.record_batch(key, value)
+
     def train_step_single(self, batch, **fit_params):
         if self.corrupt is not None:
             Xi, yi = batch
             batch = (self.corrupt(Xi), yi)
-        return super().train_step_single(batch, **fit_params)
+        if getattr(self, "scaler_", None) is None:
+            return super().train_step_single(batch, **fit_params)
+        self._set_training(True)
+        Xi, yi = batch
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        self.scaler_.scale(loss).backward()
+        return {"loss": loss, "y_pred": y_pred}
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         loss = self.criterion_(y_pred, y_true)
@@ -279,7 +647,7 @@ class AutoEncoderNet(NeuralNet):
         if terms:
             prefix = "train" if training else "valid"
             for name, value in terms.items():
-                self.history.record_batch(f"{prefix}_{name}", value)
+                self._record(f"{prefix}_{name}", value)
         return loss
 
     def on_train_end(self, net, **kwargs):
@@ -306,6 +674,48 @@ class AutoEncoderNet(NeuralNet):
             value = self.__dict__.get(name)
             if isinstance(value, str) and value == self._SAME_AS_INITIALIZED:
                 self.__dict__[name] = getattr(self, f"{name}_")
+
+
+class _Pending:
+    """A batch value still in its epoch buffer; ``float()`` reads it (a device sync)."""
+
+    __slots__ = ("buffer", "index")
+
+    def __init__(self, buffer: torch.Tensor, index: int):
+        self.buffer = buffer
+        self.index = index
+
+    def __float__(self) -> float:
+        return float(self.buffer[self.index])
+
+    def __format__(self, spec: str) -> str:
+        return format(float(self), spec)
+
+
+class _EpochValues:
+    """Per-batch scalars of one epoch, one buffer per name on the values' device."""
+
+    def __init__(self, n_batches: int):
+        self.n_batches = max(1, n_batches)
+        self.buffers: dict[str, torch.Tensor] = {}
+
+    def put(self, key: str, index: int, value: torch.Tensor) -> _Pending:
+        buffer = self.buffers.get(key)
+        if buffer is None or index >= len(buffer):
+            grown = torch.zeros(max(self.n_batches, 2 * (index + 1)), device=value.device)
+            if buffer is not None:
+                grown[: len(buffer)] = buffer
+            buffer = self.buffers[key] = grown
+        buffer[index] = value.detach()
+        return _Pending(buffer, index)
+
+    def resolve(self, rows: list[dict]) -> None:
+        """Replace the placeholders in ``rows`` by floats, one transfer per name."""
+        values = {key: buffer.tolist() for key, buffer in self.buffers.items()}
+        for row in rows:
+            for key, value in row.items():
+                if isinstance(value, _Pending):
+                    row[key] = values[key][value.index] if key in values else float(value)
 
 
 class CriterionWarmup(Callback):
@@ -354,6 +764,7 @@ def make_net(
     verbose: int = 0,
     device: torch.device | str = "cpu",
     corrupt: Callable | None = None,
+    precision: str = "32",
 ) -> AutoEncoderNet:
     """Build (but do not initialise) an :class:`AutoEncoderNet`."""
     optimizer_params = {"weight_decay": weight_decay, **(optimizer_kwargs or {})}
@@ -401,6 +812,7 @@ def make_net(
         **({} if verbose else {"callbacks__print_log": None}),
         device=str(device),
         corrupt=corrupt,
+        precision=precision,
         **{f"optimizer__{key}": value for key, value in optimizer_params.items()},
     )
 
@@ -411,7 +823,7 @@ def _silent(*args, **kwargs):
 
 def train(
     net: AutoEncoderNet | Callable[[], AutoEncoderNet],
-    data: TensorPair,
+    data: TensorPair | MemmapSource,
     *,
     epochs: int,
     seed: int,
@@ -431,7 +843,7 @@ def train(
     it interrupted is dropped from ``net.history``, so that the history
     lists completed epochs only (the weights keep every step taken).
     """
-    device = data.X.device
+    device = data.device
     with seeded(seed, device):
         if not isinstance(net, AutoEncoderNet):
             net = net()
@@ -451,6 +863,7 @@ def predict_batches(
     *,
     batch_size: int,
     device: torch.device | str,
+    precision: str = "32",
 ) -> np.ndarray:
     """Apply ``fn`` to ``X`` in evaluation mode, batch by batch, as a numpy array.
 
@@ -463,16 +876,23 @@ def predict_batches(
     module: :func:`train` leaves modules in evaluation mode, and a module
     found in training mode is switched to evaluation mode for good, never
     back (training sets its own mode).
+
+    A memmap ``X`` is read one block at a time (:func:`row_chunks`), never
+    whole; only the output is held in memory.
     """
     if module.training:
         module.eval()
     batch_size = int(batch_size)
-    Xt = to_tensor(X, "cpu")
+    chunks = row_chunks(X, batch_size=batch_size) if is_streamed(X) else [(X,)]
     outputs = []
-    for start in range(0, len(Xt), batch_size):
-        batch = Xt[start : start + batch_size]
-        n = len(batch)
-        if n < batch_size:
-            batch = torch.cat([batch, batch.new_zeros((batch_size - n, *batch.shape[1:]))])
-        outputs.append(fn(batch.to(device))[:n].float().cpu())
+    for (chunk,) in chunks:
+        Xt = to_tensor(chunk, "cpu")
+        for start in range(0, len(Xt), batch_size):
+            batch = Xt[start : start + batch_size]
+            n = len(batch)
+            if n < batch_size:
+                batch = torch.cat([batch, batch.new_zeros((batch_size - n, *batch.shape[1:]))])
+            with autocast(precision, device):
+                out = fn(batch.to(device))
+            outputs.append(out[:n].float().cpu())
     return torch.cat(outputs).numpy()

@@ -123,6 +123,7 @@ class SeqAE(BaseAutoEncoder):
         callbacks=None,
         verbose=0,
         device="cpu",
+        precision="32",
         random_state=None,
     ):
         super().__init__(
@@ -143,6 +144,7 @@ class SeqAE(BaseAutoEncoder):
             callbacks=callbacks,
             verbose=verbose,
             device=device,
+            precision=precision,
             random_state=random_state,
         )
         self.sequence_shape = sequence_shape

@@ -125,6 +125,7 @@ class SparseAE(AutoEncoder):
         callbacks=None,
         verbose=0,
         device="cpu",
+        precision="32",
         random_state=None,
     ):
         super().__init__(
@@ -152,6 +153,7 @@ class SparseAE(AutoEncoder):
             callbacks=callbacks,
             verbose=verbose,
             device=device,
+            precision=precision,
             random_state=random_state,
         )
         self.alpha = alpha

@@ -212,6 +212,7 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
         callbacks=None,
         verbose=0,
         device="cpu",
+        precision="32",
         random_state=None,
     ):
         super().__init__(
@@ -232,6 +233,7 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
             callbacks=callbacks,
             verbose=verbose,
             device=device,
+            precision=precision,
             random_state=random_state,
         )
         self.backbone = backbone

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
+    "images_to_memmap",
     "load_image_folder",
     "load_mnist_sample",
     "load_photo_patches",
@@ -264,3 +265,100 @@ def load_photo_patches(size=(64, 64), *, grayscale=False, stride=None):
     if not rows:
         raise ValueError(f"size={size!r} is larger than the photos (427 x 640).")
     return np.stack(rows), np.asarray(photo)
+
+
+def images_to_memmap(folder, path, image_shape=(32, 32), *, grey=True, progress=True):
+    """Write a folder of images of any size to a float32 ``.npy`` file, once.
+
+    Each image is resized to ``image_shape`` and written as one flat row of
+    pixel values in [0, 1], as :func:`load_image_folder` returns them, but
+    straight to disk: memory holds one image at a time, however many there
+    are. Open the result with ``np.load(path, mmap_mode="r")`` and fit on it:
+    skae streams memmaps (see the user guide on large data).
+
+    Parameters
+    ----------
+    folder : str or path-like
+        The image folder: one subfolder per class, or the images directly.
+    path : str or path-like
+        The ``.npy`` file to write (overwritten if it exists).
+    image_shape : int or (height, width), default=(32, 32)
+        Size every image is resized to.
+    grey : bool, default=True
+        Convert to one grey channel; otherwise to RGB (rows flattened
+        channels-first, ``(3, H, W)``).
+    progress : bool, default=True
+        Show a progress bar (tqdm) while writing.
+
+    Returns
+    -------
+    X : numpy.memmap of shape (n_images, n_features), dtype float32
+        The written file, opened read-only.
+    y : ndarray of shape (n_images,) of str, or None
+        The subfolder name of each image (None without subfolders).
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``folder`` is not a folder.
+    ValueError
+        When no image is found or a file cannot be read as an image.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> from skae.datasets import images_to_memmap
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> Image.fromarray(np.zeros((20, 30), np.uint8)).save(root / "a.png")
+    >>> X, y = images_to_memmap(root, root / "X.npy", (16, 16), progress=False)
+    >>> X.shape, X.dtype, y is None
+    ((1, 256), dtype('float32'), True)
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    size = _check_size(image_shape)
+    if size is None:
+        raise ValueError("image_shape must be an int or a (height, width) pair, not None.")
+    root = Path(os.fspath(folder))
+    if not root.is_dir():
+        what = "does not exist" if not root.exists() else "is not a folder"
+        raise FileNotFoundError(f"Image folder {str(root)!r} {what}.")
+    subfolders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    entries = [(p.name, f) for p in subfolders for f in _image_files(p)]
+    if not entries:
+        entries = [(None, f) for f in _image_files(root)]
+    if not entries:
+        raise ValueError(
+            f"No image files ({', '.join(sorted(IMAGE_EXTENSIONS))}) found in {str(root)!r} "
+            "or its subfolders."
+        )
+    channels = 1 if grey else 3
+    shape = (len(entries), channels * size[0] * size[1])
+    out = np.lib.format.open_memmap(os.fspath(path), mode="w+", dtype=np.float32, shape=shape)
+    files = entries
+    if progress:
+        from tqdm.auto import tqdm
+
+        files = tqdm(entries, desc="images", unit="img")
+    try:
+        for row, (_, file) in enumerate(files):
+            try:
+                with Image.open(file) as image:
+                    image = image.convert("L" if grey else "RGB")
+                    if image.size != (size[1], size[0]):
+                        image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+                    pixels = np.asarray(image, dtype=np.float32) / 255.0
+            except (UnidentifiedImageError, OSError, ValueError) as exc:
+                raise ValueError(
+                    f"Cannot read {str(file)!r} as an image ({exc}). Remove the file and run again."
+                ) from exc
+            if pixels.ndim == 3:
+                pixels = np.moveaxis(pixels, -1, 0)
+            out[row] = pixels.reshape(-1)
+        out.flush()
+    finally:
+        del out
+    y = None if entries[0][0] is None else np.asarray([label for label, _ in entries])
+    return np.load(os.fspath(path), mmap_mode="r"), y

@@ -88,7 +88,9 @@ class VAELoss(ReconstructionLoss):
     ``beta``; a warm-up schedule raises it from 0 to 1 during training.
 
     After each call, ``terms`` holds the batch means of ``"kl"`` and
-    ``"reconstruction"`` as floats, for monitoring.
+    ``"reconstruction"`` as detached 0-d tensors, for monitoring: reading
+    them (``float``) waits for the device, so a training loop should read
+    them once per epoch rather than per batch.
 
     Parameters
     ----------
@@ -102,13 +104,13 @@ class VAELoss(ReconstructionLoss):
         super().__init__(kind)
         self.beta = beta
         self.kl_weight = 1.0
-        self.terms: dict[str, float] = {}
+        self.terms: dict[str, torch.Tensor] = {}
 
     def forward(self, output, target):
         recon, mu, logvar = output
         rec = reconstruction_error(recon, target, self.kind).sum(dim=1).mean()
         kl = gaussian_kl(mu, logvar).mean()
-        self.terms = {"kl": float(kl.detach()), "reconstruction": float(rec.detach())}
+        self.terms = {"kl": kl.detach(), "reconstruction": rec.detach()}
         return rec + self.beta * self.kl_weight * kl
 
 

@@ -1,0 +1,239 @@
+"""Training and inference on memmaps stream by blocks, never reading the file whole."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_array_equal
+
+from skae import VAE, AutoEncoder, DenoisingAE, _engine
+
+FAST = {"max_epochs": 2, "batch_size": 32, "random_state": 0}
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Blocks of 100 rows of 64 float32 features, and a record of every read."""
+    monkeypatch.setattr(_engine, "BLOCK_BYTES", 100 * 64 * 4)
+    reads = []
+    read = _engine._read
+
+    def recording_read(X, rows):
+        block = read(X, rows)
+        reads.append(len(block))
+        return block
+
+    monkeypatch.setattr(_engine, "_read", recording_read)
+
+    def no_whole_copy(X, device="cpu"):
+        assert not isinstance(X, np.memmap), "a memmap was converted whole"
+        return torch.from_numpy(np.require(X, np.float32, ["C", "W"])).to(device)
+
+    monkeypatch.setattr(_engine, "to_tensor", no_whole_copy)
+    return reads
+
+
+@pytest.fixture
+def memmap(tmp_path, digits):
+    X = digits[0].astype(np.float32)
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    return np.load(path, mmap_mode="r"), X
+
+
+def test_fit_and_inference_read_blocks_only(small_blocks, memmap):
+    mm, X = memmap
+    ae = AutoEncoder(**FAST).fit(mm)
+    ae.transform(mm)
+    ae.score_samples(mm)
+    assert small_blocks and max(small_blocks) <= 100
+    # training and the chunked validation read every row at least once
+    assert sum(small_blocks) >= 3 * len(X)
+
+
+def test_streamed_inference_equals_in_memory(memmap):
+    mm, X = memmap
+    ae = AutoEncoder(**FAST).fit(X)
+    assert_array_equal(ae.transform(mm), ae.transform(X))
+    assert_array_equal(ae.reconstruct(mm), ae.reconstruct(X))
+    assert_array_equal(ae.score_samples(mm), ae.score_samples(X))
+
+
+def test_streamed_fit_is_reproducible_and_learns(small_blocks, memmap):
+    mm, X = memmap
+    a = AutoEncoder(**FAST).fit(mm)
+    b = AutoEncoder(**FAST).fit(mm)
+    assert_array_equal(a.transform(X), b.transform(X))
+    assert a.loss_curve_[-1] < a.loss_curve_[0]
+    c = AutoEncoder(**{**FAST, "random_state": 1}).fit(mm)
+    assert not np.array_equal(a.transform(X), c.transform(X))
+
+
+def test_streamed_validation_split_and_denoising(small_blocks, memmap):
+    mm, _ = memmap
+    ae = DenoisingAE(early_stopping=True, **FAST).fit(mm)
+    assert len(ae.validation_loss_curve_) == ae.n_iter_
+    assert np.all(np.isfinite(ae.validation_loss_curve_))
+    assert np.all(np.isfinite(ae.code_std_))
+    assert ae.sample(3, random_state=0).shape == (3, mm.shape[1])
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(1, 300),
+    batch_size=st.integers(1, 70),
+    block=st.integers(1, 50),
+    shuffle=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_every_row_once_per_epoch(n, batch_size, block, shuffle, seed):
+    X = np.arange(n, dtype=np.float32)[:, None].repeat(2, axis=1)
+    source = _engine.MemmapSource(X)
+    old = _engine.BLOCK_BYTES
+    _engine.BLOCK_BYTES = block * 8
+    try:
+        with _engine.seeded(seed):
+            batches = list(source.batches(batch_size, shuffle))
+    finally:
+        _engine.BLOCK_BYTES = old
+    seen = torch.cat([xb for xb, _ in batches])[:, 0].numpy()
+    assert_array_equal(np.sort(seen), np.arange(n))
+    assert all(len(xb) == batch_size for xb, _ in batches[:-1])
+    if not shuffle:
+        assert_array_equal(seen, np.arange(n))
+
+
+def test_subset_and_fixed_corruption():
+    X = np.arange(40, dtype=np.float32).reshape(20, 2)
+    source = _engine.MemmapSource(X).subset(np.array([7, 3, 11]))
+    ((xb, yb),) = source.batches(8, shuffle=False)
+    assert_array_equal(xb.numpy(), X[[3, 7, 11]])
+    source.corrupt, source.corrupt_seed = (lambda x: x + torch.rand_like(x)), 5
+    first = [xb for xb, _ in source.batches(2, shuffle=False)]
+    again = [xb for xb, _ in source.batches(2, shuffle=False)]
+    for a, b in zip(first, again):
+        assert_array_equal(a.numpy(), b.numpy())
+    assert not np.array_equal(first[0].numpy(), X[[3, 7]])
+
+
+def test_bad_memmaps_raise_and_leave_the_model(tmp_path, memmap):
+    mm, X = memmap
+    ae = AutoEncoder(**FAST).fit(X)
+    before = ae.transform(X)
+    bad = X.copy()
+    bad[150, 3] = np.nan
+    np.save(tmp_path / "bad.npy", bad)
+    with pytest.raises(ValueError, match="NaN"):
+        ae.fit(np.load(tmp_path / "bad.npy", mmap_mode="r"))
+    np.save(tmp_path / "int.npy", X.astype(np.int32))
+    with pytest.raises(ValueError, match="float32"):
+        ae.fit(np.load(tmp_path / "int.npy", mmap_mode="r"))
+    assert_array_equal(ae.transform(X), before)
+    with pytest.raises(ValueError, match="features"):
+        ae.transform(mm[:, :10])
+
+
+def test_range_checks_use_the_streamed_range(tmp_path, memmap):
+    _, X = memmap
+    np.save(tmp_path / "wide.npy", X * 2 - 0.5)
+    wide = np.load(tmp_path / "wide.npy", mmap_mode="r")
+    with pytest.raises(ValueError, match=r"\[-0.5, 1.5\]"):
+        AutoEncoder(loss="bce", **FAST).fit(wide)
+
+
+@pytest.mark.parametrize("Estimator", [AutoEncoder, VAE])
+def test_training_never_reads_a_tensor_per_batch(monkeypatch, Estimator):
+    X = np.random.default_rng(0).random((320, 6))
+    calls = []
+    item, to_float = torch.Tensor.item, torch.Tensor.__float__
+    monkeypatch.setattr(torch.Tensor, "item", lambda t: (calls.append(1), item(t))[1])
+    monkeypatch.setattr(torch.Tensor, "__float__", lambda t: (calls.append(1), to_float(t))[1])
+    est = Estimator(2, max_epochs=2, batch_size=16, early_stopping=True, random_state=0).fit(X)
+    monkeypatch.undo()
+    assert calls == []  # 40 batches: skorch alone would read 40 losses
+    batch = est.net_.history[-1]["batches"][0]
+    assert all(isinstance(v, (int, float)) for v in batch.values())
+    assert len(est.loss_curve_) == 2 and np.isfinite(est.loss_curve_).all()
+
+
+# ----------------------------------------------------------------------------
+# Precision
+# ----------------------------------------------------------------------------
+def test_bf16_trains_and_predicts_on_cpu(digits):
+    X = digits[0][:400]
+    full = AutoEncoder(**FAST).fit(X)
+    half = AutoEncoder(precision="bf16", **FAST).fit(X)
+    assert np.isfinite(half.loss_curve_).all()
+    assert half.loss_curve_[-1] < half.loss_curve_[0]
+    Z, Z_full = half.transform(X), full.transform(X)
+    assert Z.dtype == np.float64 and np.isfinite(Z).all()
+    # bfloat16 keeps 8 bits of mantissa: close to, but not, the float32 result
+    assert not np.array_equal(Z, Z_full)
+    assert np.abs(Z - Z_full).max() < 0.2 * np.abs(Z_full).max()
+    assert_array_equal(half.transform(X), AutoEncoder(precision="bf16", **FAST).fit(X).transform(X))
+
+
+@pytest.mark.parametrize("Estimator", [AutoEncoder, VAE, DenoisingAE])
+def test_16_mixed_on_cpu_raises_and_keeps_the_model(digits, Estimator):
+    X = digits[0][:200]
+    est = Estimator(**FAST).fit(X)
+    before = est.transform(X)
+    est.set_params(precision="16-mixed")
+    with pytest.raises(ValueError, match="precision='bf16'"):
+        est.fit(X)
+    assert_array_equal(est.transform(X), before)
+
+
+def test_unknown_precision_is_refused(digits):
+    with pytest.raises(ValueError, match="precision"):
+        AutoEncoder(precision="64", **FAST).fit(digits[0][:50])
+
+
+# ----------------------------------------------------------------------------
+# Images to a memmap
+# ----------------------------------------------------------------------------
+def test_images_to_memmap_matches_load_image_folder(tmp_path):
+    from PIL import Image
+
+    from skae.datasets import images_to_memmap, load_image_folder
+
+    rng = np.random.default_rng(0)
+    for label, sizes in {"a": [(20, 30), (7, 9)], "b": [(40, 40)]}.items():
+        (tmp_path / "img" / label).mkdir(parents=True)
+        for i, (h, w) in enumerate(sizes):
+            pixels = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "img" / label / f"{i}.png")
+    for grey in (True, False):
+        X, y = images_to_memmap(
+            tmp_path / "img", tmp_path / "X.npy", (8, 12), grey=grey, progress=False
+        )
+        X_ref, y_ref = load_image_folder(tmp_path / "img", size=(8, 12), grayscale=grey)
+        assert isinstance(X, np.memmap) and X.dtype == np.float32
+        assert_array_equal(X, X_ref)
+        assert_array_equal(y, y_ref)
+    ae = AutoEncoder(**FAST).fit(X)
+    assert ae.transform(X).shape == (3, ae.n_components_)
+    (tmp_path / "img" / "b" / "bad.png").write_text("not an image")
+    with pytest.raises(ValueError, match="bad.png"):
+        images_to_memmap(tmp_path / "img", tmp_path / "Y.npy", 8, progress=False)
+
+
+def test_scattered_rows_are_read_in_groups(monkeypatch, memmap):
+    mm, X = memmap
+    monkeypatch.setattr(_engine, "SCATTERED_ROWS", 7)
+    releases = []
+    release = _engine._release
+    monkeypatch.setattr(_engine, "_release", lambda a: (releases.append(1), release(a)))
+    rows = np.sort(np.random.default_rng(0).choice(len(X), 100, replace=False))
+    assert_array_equal(_engine.read_rows(mm, rows), X[rows])
+    assert len(releases) == 15  # ceil(100 / 7)
+
+
+def test_data_too_large_for_the_device_streams(monkeypatch, digits):
+    X = digits[0].astype(np.float32)
+    assert isinstance(_engine.make_source(X), _engine.TensorPair)
+    monkeypatch.setattr(_engine, "_device_room", lambda device: 1000.0)
+    # a CUDA device is only named here: nothing is moved until batches are drawn
+    source = _engine.make_source(X, device=torch.device("cuda"))
+    assert isinstance(source, _engine.MemmapSource) and source.device.type == "cuda"
