@@ -11,7 +11,13 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._autoencoder import AutoEncoder
-from ._base import _check_float32_range, _check_input_values, _rollback_on_error, sample_errors
+from ._base import (
+    SaveMixin,
+    _check_float32_range,
+    _check_input_values,
+    _rollback_on_error,
+    sample_errors,
+)
 
 __all__ = ["AutoEncoderOutlierDetector"]
 
@@ -23,7 +29,7 @@ MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution times this is its sigma
 _ERRORS = {"squared": "mse", "absolute": "mae"}
 
 
-class AutoEncoderOutlierDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
+class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, BaseEstimator):
     """Outlier detector scoring samples by how well an autoencoder reconstructs them.
 
     Fits a clone of ``estimator`` (any skae autoencoder) on data assumed to
@@ -238,18 +244,6 @@ class AutoEncoderOutlierDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator
             ``score_samples(X) - offset_``.
         """
         return self.score_samples(X) - self.offset_
-
-    def save(self, path):
-        """Save this estimator to one file, without pickle; see :func:`skae.save`.
-
-        Parameters
-        ----------
-        path : str or path-like
-            File to write; read it back with :func:`skae.load`.
-        """
-        from .persistence import save
-
-        save(self, path)
 
     def predict(self, X):
         """Label each sample as an inlier (+1) or an outlier (-1).

@@ -11,13 +11,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import _check_input_values, _rollback_on_error
+from ._base import SaveMixin, _check_input_values, _rollback_on_error
 from .noise import ATTRS_KEY, KINDS, CleanSource, NoiseRecipe, NoisyArray, check_noise
 
 __all__ = ["NoiseAugmenter"]
 
 
-class NoiseAugmenter(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class NoiseAugmenter(SaveMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Corrupt data with random noise, remembering the clean source.
 
     ``transform`` returns the corrupted data. Placed before a skae
@@ -172,18 +172,6 @@ default="gaussian"
         frame = pd.DataFrame(noisy, index=clean_frame.index, columns=columns)
         frame.attrs[ATTRS_KEY] = CleanSource(clean_frame, recipe)
         return frame
-
-    def save(self, path):
-        """Save this estimator to one file, without pickle; see :func:`skae.save`.
-
-        Parameters
-        ----------
-        path : str or path-like
-            File to write; read it back with :func:`skae.load`.
-        """
-        from .persistence import save
-
-        save(self, path)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -40,7 +40,7 @@ from ._summary import summarize
 from .modules.losses import ReconstructionLoss, per_sample_error
 from .noise import split_noisy
 
-__all__ = ["BaseAutoEncoder", "sample_errors"]
+__all__ = ["BaseAutoEncoder", "SaveMixin", "sample_errors"]
 
 
 def sample_errors(X_rec, target, kind: str = "mse") -> np.ndarray:
@@ -232,8 +232,24 @@ def _check_float32_range(X: np.ndarray, what: str = "X") -> None:
         )
 
 
+class SaveMixin:
+    """``save(path)`` for every skae estimator: one file, no pickle (:mod:`skae.persistence`)."""
+
+    def save(self, path):
+        """Save this estimator to one file, without pickle; see :func:`skae.save`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            File to write; read it back with :func:`skae.load`.
+        """
+        from .persistence import save  # persistence sits above the estimators
+
+        save(self, path)
+
+
 class BaseAutoEncoder(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator, metaclass=ABCMeta
+    SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator, metaclass=ABCMeta
 ):
     """Base class of the skae autoencoders. Not for direct use."""
 
@@ -931,18 +947,6 @@ class BaseAutoEncoder(
         if print_fn is not None:
             print_fn(str(table))
         return table
-
-    def save(self, path):
-        """Save this estimator to one file, without pickle; see :func:`skae.save`.
-
-        Parameters
-        ----------
-        path : str or path-like
-            File to write; read it back with :func:`skae.load`.
-        """
-        from .persistence import save
-
-        save(self, path)
 
     # ------------------------------------------------------------------
     # sklearn plumbing
