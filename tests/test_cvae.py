@@ -8,6 +8,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 
 from skae import CVAE
+from skae.datasets import load_mnist_sample
 
 FAST = {"loss": "bce", "batch_size": 128, "lr": 3e-3, "random_state": 0}
 
@@ -43,13 +44,58 @@ def test_fives_and_sevens(cvae, classifier, digit):
     assert np.mean(classifier.predict(samples) == digit) > 0.7
 
 
-def test_same_seed_shares_the_style_across_classes(cvae):
+def _class_gaussian_codes(model, noise, k):
+    """Codes that ``sample`` decodes for class index ``k`` from standard-normal ``noise``."""
+    values, vectors = np.linalg.eigh(model.class_code_cov_[k])
+    return model.class_code_mean_[k] + noise @ (vectors * np.sqrt(np.clip(values, 0, None))).T
+
+
+def test_same_seed_shares_the_noise_across_classes(cvae):
     fives = cvae.sample(5, y=5, random_state=0)
     np.testing.assert_array_equal(fives, cvae.sample(5, y=5, random_state=0))
-    Z = np.random.RandomState(0).standard_normal((5, 2))
-    np.testing.assert_allclose(fives, cvae.inverse_transform(Z, y=5), rtol=1e-5, atol=1e-6)
+    noise = np.random.RandomState(0).standard_normal((5, 2))
+    for k, samples in [(5, fives), (7, cvae.sample(5, y=7, random_state=0))]:
+        Z = _class_gaussian_codes(cvae, noise, k)
+        np.testing.assert_allclose(samples, cvae.inverse_transform(Z, y=k), rtol=1e-5, atol=1e-6)
+
+
+def test_samples_come_from_each_class_codes(cvae, digits_split):
+    X_train, _, y_train, _ = digits_split
+    Z = cvae.transform(X_train)
+    assert cvae.class_code_mean_.shape == (10, 2)
+    assert cvae.class_code_cov_.shape == (10, 2, 2)
+    for k in range(10):
+        np.testing.assert_allclose(cvae.class_code_mean_[k], Z[y_train == k].mean(axis=0))
+        np.testing.assert_allclose(
+            cvae.class_code_cov_[k], np.cov(Z[y_train == k].T, bias=True), atol=1e-12
+        )
+
+
+def test_partial_fit_pools_the_class_codes_of_every_chunk(digits_split):
+    X, y = digits_split[0][:300], digits_split[2][:300]
+    model = CVAE(n_components=2, **FAST).partial_fit(X[:200], y[:200])
+    first = model.transform(X[:200])  # the codes the first call saw
+    model.partial_fit(X[200:], y[200:])
+    Z, labels = np.vstack([first, model.transform(X[200:])]), y
+    for k in range(10):
+        np.testing.assert_allclose(model.class_code_mean_[k], Z[labels == k].mean(axis=0))
+        np.testing.assert_allclose(
+            model.class_code_cov_[k], np.cov(Z[labels == k].T, bias=True), atol=1e-10
+        )
+
+
+def test_a_class_not_yet_seen_samples_from_the_prior(digits_split):
+    X, y = digits_split[0][:200], digits_split[2][:200]
+    seen = y != 3
+    model = CVAE(n_components=2, **FAST).partial_fit(X[seen], y[seen], classes=np.arange(10))
+    np.testing.assert_array_equal(model.class_code_mean_[3], np.zeros(2))
+    np.testing.assert_array_equal(model.class_code_cov_[3], np.eye(2))
+    noise = np.random.RandomState(0).standard_normal((4, 2))
     np.testing.assert_allclose(
-        cvae.sample(5, y=7, random_state=0), cvae.inverse_transform(Z, y=7), rtol=1e-5, atol=1e-6
+        model.sample(4, y=3, random_state=0),
+        model.inverse_transform(noise, y=3),
+        rtol=1e-5,
+        atol=1e-6,
     )
 
 
@@ -155,7 +201,7 @@ def test_conv_decoder_sees_code_and_label(conv_cvae, digits_split):
     assert conv_cvae.image_shape_ == (1, 8, 8)
     fives = conv_cvae.sample(5, y=5, random_state=0)
     assert fives.shape == (5, 64)
-    Z = np.random.RandomState(0).standard_normal((5, 2))
+    Z = _class_gaussian_codes(conv_cvae, np.random.RandomState(0).standard_normal((5, 2)), 5)
     np.testing.assert_allclose(fives, conv_cvae.inverse_transform(Z, y=5), rtol=1e-5, atol=1e-6)
     assert conv_cvae.sample(4, random_state=0).shape == (4, 64)
 
@@ -172,3 +218,19 @@ def test_conv_transform_and_scores_take_images_without_labels(conv_cvae, digits_
     )
     np.testing.assert_allclose(conv_cvae.score_samples(images), conv_cvae.score_samples(X_test))
     assert conv_cvae.reconstruct(images).shape == (40, 64)
+
+
+def test_samples_of_real_mnist_digits_are_recognised():
+    # 1,000 real 28x28 digits, defaults, 10 epochs. Measured (seeds 0-2): the
+    # samples of each requested digit are recognised 0.85-0.87 on average
+    # (no digit below 0.56) by a classifier trained on the same digits;
+    # decoding prior draws N(0, I) instead scores 0.25-0.30, chance 0.1.
+    X, _, y, _ = load_mnist_sample()
+    X, y = X[:1000], y[:1000]
+    classifier = LogisticRegression(max_iter=1000).fit(X, y)
+    model = CVAE(max_epochs=10, random_state=0).fit(X, y)
+    accuracy = [
+        np.mean(classifier.predict(model.sample(50, y=k, random_state=k)) == k) for k in range(10)
+    ]
+    assert np.mean(accuracy) > 0.7
+    assert min(accuracy) > 0.3
