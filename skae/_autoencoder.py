@@ -59,7 +59,7 @@ def start_at_mean(module, target: np.ndarray, output_activation: str):
     """Return ``module`` with its output bias set so that it starts at the target mean.
 
     See :func:`skae.modules.init_output_bias`; ``module`` has a ``decoder``.
-    A memmap ``target`` is summed block by block, never read whole.
+    ``target`` (a memmap too) is summed block by block, never copied whole.
     """
     mean = _engine.column_mean(target)
     init_output_bias(module.decoder, torch.from_numpy(mean), output_activation)

@@ -279,9 +279,11 @@ def row_chunks(*arrays, batch_size: int = 1) -> Iterator[tuple[np.ndarray, ...]]
 
 
 def column_mean(X: np.ndarray) -> np.ndarray:
-    """Float64 mean of each column of ``X``; a memmap is summed block by block."""
-    if not is_streamed(X):
-        return np.asarray(X, dtype=np.float64).mean(axis=0)
+    """Float64 mean of each column of ``X``, summed block by block.
+
+    Neither a memmap nor an in-memory array is copied whole (into float64),
+    and both give the same bits for the same values.
+    """
     total = np.zeros(X.shape[1:], dtype=np.float64)
     for (chunk,) in row_chunks(X):
         total += chunk.sum(axis=0, dtype=np.float64)

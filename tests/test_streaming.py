@@ -305,3 +305,5 @@ def test_column_mean_streams_and_matches_numpy(small_blocks, memmap):
     mm, X = memmap
     np.testing.assert_allclose(_engine.column_mean(mm), X.astype(np.float64).mean(axis=0))
     assert max(small_blocks) <= 100
+    # the same bits in memory: a streamed fit starts at the same output bias
+    assert_array_equal(_engine.column_mean(mm), _engine.column_mean(X))
