@@ -66,6 +66,7 @@ def test_demo_on_digits_writes_pictures_and_metrics(tmp_path, capsys):
         "n_features": 64,
         "image_shape": [8, 8],
         "labelled": True,
+        "streamed": False,
     }
     assert metrics["settings"] == {"epochs": 3, "seed": 1}
     assert metrics["skipped"] == {}
