@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from . import _engine
 from ._base import BaseAutoEncoder
 from ._docstrings import fill_doc
 from .modules.dense import ACTIVATIONS, DenseAutoEncoderModule
@@ -58,8 +59,9 @@ def start_at_mean(module, target: np.ndarray, output_activation: str):
     """Return ``module`` with its output bias set so that it starts at the target mean.
 
     See :func:`skae.modules.init_output_bias`; ``module`` has a ``decoder``.
+    ``target`` (a memmap too) is summed block by block, never copied whole.
     """
-    mean = np.asarray(target, dtype=np.float64).mean(axis=0)
+    mean = _engine.column_mean(target)
     init_output_bias(module.decoder, torch.from_numpy(mean), output_activation)
     return module
 

@@ -215,6 +215,11 @@ _VALUE_FIXES = {
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
+def _take_rows(X, rows):
+    """``X[rows]`` (sorted integers); a memmap is read without mapping it whole."""
+    return _engine.read_rows(X, rows) if _engine.is_streamed(X) else X[rows]
+
+
 def _check_float32_range(X: np.ndarray, what: str = "X") -> None:
     """Refuse finite values that float32, the network's precision, cannot hold."""
     if X.dtype != np.float64 or X.size == 0:
@@ -661,9 +666,11 @@ class BaseAutoEncoder(
             out = module(x)
             return (out[0] if isinstance(out, tuple) else out).reshape(len(x), -1)
 
-        target = np.asarray(target[rows], dtype=np.float64)
+        target_rows = _take_rows(target, rows)
+        input_rows = target_rows if inputs is target else _take_rows(inputs, rows)
+        target = np.asarray(target_rows, dtype=np.float64)
         model_error = float(
-            sample_errors(self._apply(reconstruct, inputs[rows], np.float64), target).mean()
+            sample_errors(self._apply(reconstruct, input_rows, np.float64), target).mean()
         )
         mean_error = float(
             sample_errors(np.broadcast_to(target.mean(axis=0), target.shape), target).mean()
@@ -697,7 +704,7 @@ class BaseAutoEncoder(
                 n, self._code_distribution_rows, replace=False
             )
             rows = np.sort(rows)
-            X = _engine.read_rows(X, rows) if _engine.is_streamed(X) else X[rows]
+            X = _take_rows(X, rows)
         Z = self._apply(self.net_.module_.encode, X, np.float64)
         mean, m2 = Z.mean(axis=0), Z.var(axis=0) * n
         count = getattr(self, "_code_count", None)

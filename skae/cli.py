@@ -73,7 +73,7 @@ def _load_array_file(path: Path):
     return X.reshape(len(X), -1), None, image_shape, str(path)
 
 
-def load_data(path):
+def load_data(path, *, memmap=None, progress=False):
     """Load the demo's data: the bundled digits when ``path`` is None.
 
     Parameters
@@ -81,12 +81,18 @@ def load_data(path):
     path : str, path-like or None
         A ``.npy`` array, a numeric ``.csv`` or a folder of images (one
         subfolder per class, read by :func:`skae.datasets.load_image_folder`).
+    memmap : str, path-like or None, default=None
+        For a folder of images: the ``.npy`` file the images are written to
+        once (:func:`skae.datasets.images_to_memmap`), one image in memory at
+        a time; ``X`` is then that file opened as a memmap, which skae streams.
+    progress : bool, default=False
+        Show a progress bar while writing ``memmap``.
 
     Returns
     -------
     X : ndarray of shape (n_samples, n_features), float32 in [0, 1]
         The data; scaled into [0, 1] (each feature by its range) when they
-        were not in it already.
+        were not in it already. A read-only memmap with ``memmap``.
     y : ndarray of shape (n_samples,) or None
         Labels, when the source has them.
     image_shape : tuple or None
@@ -104,6 +110,21 @@ def load_data(path):
     path = Path(path)
     if not path.exists():
         raise DataError(f"{str(path)!r} does not exist.")
+    if memmap is not None:
+        if not path.is_dir():
+            raise DataError(
+                f"--memmap writes a folder of images to a file, but {str(path)!r} is not a "
+                "folder; leave out --memmap (a .npy or .csv file is read into memory)."
+            )
+        from .datasets import images_to_memmap
+
+        try:
+            X, y = images_to_memmap(path, memmap, (28, 28), grey=True, progress=progress)
+        except (OSError, ValueError) as exc:
+            raise DataError(str(exc)) from None
+        if len(X) < 20:
+            raise DataError(f"{str(path)!r} holds {len(X)} images; the demo needs at least 20.")
+        return X, y, (28, 28), str(path)
     if path.is_dir():
         from .datasets import load_image_folder
 
@@ -131,6 +152,45 @@ def load_data(path):
     return X.astype(np.float32), y, image_shape, source
 
 
+# Rows of streamed data (``--memmap``) the demo holds in memory: the test
+# split, and the training sample that the PCA baselines, the kNN probe of
+# the codes, the latent grid and the outlier detector's normal class use.
+STREAMED_TEST_ROWS = 2000
+STREAMED_SAMPLE_ROWS = 5000
+
+
+def _streamed_split(X, y, path, seed):
+    """Split a memmap: test rows into memory, the other rows shuffled into a second file.
+
+    The training file (``<path stem>_train.npy`` beside ``path``) holds the
+    training rows in a seeded random order, so that the block shuffling of
+    a streamed fit mixes the classes even though the folder was written
+    class by class. It is written block by block, never held whole.
+    """
+    from ._engine import block_rows, read_rows
+
+    n, n_features = X.shape
+    n_test = min(STREAMED_TEST_ROWS, max(1, n // 4))
+    perm = np.random.RandomState(seed).permutation(n)
+    test_rows, order = np.sort(perm[:n_test]), perm[n_test:]
+    X_test = read_rows(X, test_rows)
+    train_path = Path(path).with_name(Path(path).stem + "_train.npy")
+    header = {"descr": "<f4", "fortran_order": False, "shape": (len(order), n_features)}
+    step = block_rows(X)
+    with open(train_path, "wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, header)
+        for start in range(0, len(order), step):
+            rows = order[start : start + step]
+            sorter = np.argsort(rows)
+            block = np.empty((len(rows), n_features), dtype="<f4")
+            block[sorter] = read_rows(X, rows[sorter])
+            fh.write(block.tobytes())
+    X_train = np.load(train_path, mmap_mode="r")
+    if y is None:
+        return X_train, X_test, None, None
+    return X_train, X_test, y[order], y[test_rows]
+
+
 # ----------------------------------------------------------------------
 # Demo machinery
 # ----------------------------------------------------------------------
@@ -147,8 +207,31 @@ class DemoContext:
     epochs: int | None
     seed: int
     progress: bool = True
+    streamed: bool = False
     metrics: dict = field(default_factory=dict)
     files: list = field(default_factory=list)
+    _sample: tuple | None = None
+
+    def train_sample(self):
+        """``(X, y)`` of training data in memory, for the baselines and probes.
+
+        The whole training set, or for streamed data (a memmap ``X_train``) a
+        seeded random sample of at most :data:`STREAMED_SAMPLE_ROWS` rows.
+        """
+        if not self.streamed:
+            return self.X_train, self.y_train
+        if self._sample is None:
+            from ._engine import read_rows
+
+            n = len(self.X_train)
+            rows = np.arange(n)
+            if n > STREAMED_SAMPLE_ROWS:
+                rows = np.sort(
+                    np.random.RandomState(self.seed).choice(n, STREAMED_SAMPLE_ROWS, replace=False)
+                )
+            y = None if self.y_train is None else self.y_train[rows]
+            self._sample = read_rows(self.X_train, rows), y
+        return self._sample
 
     def estimator_params(self, description, default_epochs):
         """Training parameters shared by every demo model.
@@ -238,7 +321,7 @@ def step_reconstruction(ctx: DemoContext) -> list[str]:
         **ctx.estimator_params(f"autoencoder ({k}-D code)", 60),
     ).fit(ctx.X_train)
     ae_mse = _mse(ae.reconstruct(ctx.X_test), ctx.X_test)
-    pca = PCA(n_components=k, random_state=ctx.seed).fit(ctx.X_train)
+    pca = PCA(n_components=k, random_state=ctx.seed).fit(ctx.train_sample()[0])
     pca_mse = _mse(pca.inverse_transform(pca.transform(ctx.X_test)), ctx.X_test)
     ctx.metrics["reconstruction"] = {
         "n_components": k,
@@ -275,7 +358,7 @@ def step_denoising(ctx: DemoContext) -> list[str]:
         **ctx.estimator_params(f"denoising autoencoder ({k}-D code)", 60),
     ).fit(ctx.X_train)
     noisy = add_noise(ctx.X_test, noise, level, clip=(0, 1), random_state=ctx.seed)
-    pca = PCA(n_components=k, random_state=ctx.seed).fit(ctx.X_train)
+    pca = PCA(n_components=k, random_state=ctx.seed).fit(ctx.train_sample()[0])
     psnr = {
         "noisy": _psnr(noisy, ctx.X_test),
         "denoised": _psnr(dae.denoise(noisy), ctx.X_test),
@@ -332,7 +415,7 @@ def step_latent_2d(ctx: DemoContext) -> list[str]:
     ctx.save(display, "latent_scatter.png")
     if ctx.image_shape is not None:
         grid = LatentGridDisplay.from_estimator(
-            vae, ctx.X_train, n_per_side=15, image_shape=ctx.image_shape
+            vae, ctx.train_sample()[0], n_per_side=15, image_shape=ctx.image_shape
         )
         grid.ax_.set_title("Decoded grid over the 2-D code space")
         ctx.save(grid, "latent_grid.png")
@@ -346,13 +429,14 @@ def step_latent_2d(ctx: DemoContext) -> list[str]:
     if ctx.y_train is None:
         lines.append("kNN accuracy on the 2-D code: skipped, the data have no labels")
     else:
-        pca = PCA(n_components=2, random_state=ctx.seed).fit(ctx.X_train)
+        X_train, y_train = ctx.train_sample()
+        pca = PCA(n_components=2, random_state=ctx.seed).fit(X_train)
         scores = {}
         for name, Z_train, Z_test in (
-            ("vae", vae.transform(ctx.X_train), vae.transform(ctx.X_test)),
-            ("pca", pca.transform(ctx.X_train), pca.transform(ctx.X_test)),
+            ("vae", vae.transform(X_train), vae.transform(ctx.X_test)),
+            ("pca", pca.transform(X_train), pca.transform(ctx.X_test)),
         ):
-            knn = KNeighborsClassifier(n_neighbors=5).fit(Z_train, ctx.y_train)
+            knn = KNeighborsClassifier(n_neighbors=5).fit(Z_train, y_train)
             scores[name] = float(knn.score(Z_test, ctx.y_test))
         result["knn_accuracy_vae"] = scores["vae"]
         result["knn_accuracy_pca"] = scores["pca"]
@@ -370,13 +454,14 @@ def step_anomaly(ctx: DemoContext) -> list[str]:
 
     from . import AutoEncoder, AutoEncoderOutlierDetector
 
-    classes, counts = np.unique(ctx.y_train, return_counts=True)
+    X_train, y_train = ctx.train_sample()
+    classes, counts = np.unique(y_train, return_counts=True)
     normal = classes[np.argmax(counts)]  # the best-represented class
     is_normal = ctx.y_test == normal
     if len(classes) < 2 or is_normal.all() or not is_normal.any():
         return ["anomaly ROC-AUC: skipped, the test data need the normal class and another one"]
-    X_normal = ctx.X_train[ctx.y_train == normal]
-    k = min(8, _code_size(ctx.X_train.shape[1]), len(X_normal) - 1)
+    X_normal = X_train[y_train == normal]
+    k = min(8, _code_size(X_train.shape[1]), len(X_normal) - 1)
     # The data already lie in [0, 1]; unstandardised errors and small batches
     # (few normal samples) scored best on the digits: mean ROC-AUC over the ten
     # choices of normal digit 0.996, against 0.980 standardised with batches of 64.
@@ -416,7 +501,7 @@ DEMO_STEPS: list[DemoStep] = [
 ]
 
 
-def run_demo(out, *, data=None, epochs=None, seed=0, progress=True, steps=None):
+def run_demo(out, *, data=None, epochs=None, seed=0, progress=True, steps=None, memmap=None):
     """Run the demo and write its figures and ``metrics.json`` into ``out``.
 
     Parameters
@@ -434,6 +519,14 @@ def run_demo(out, *, data=None, epochs=None, seed=0, progress=True, steps=None):
         Show a progress bar per model.
     steps : list of DemoStep or None, default=None
         The steps to run; :data:`DEMO_STEPS` when None.
+    memmap : str, path-like or None, default=None
+        With ``data`` a folder of images: the ``.npy`` file the images are
+        written to, once, and streamed from (see :func:`load_data`). The
+        training rows are written shuffled to ``<memmap stem>_train.npy``
+        beside it, and the models train on that file without reading it
+        whole; the test split (at most :data:`STREAMED_TEST_ROWS` rows) and
+        a training sample (:data:`STREAMED_SAMPLE_ROWS` rows) for the
+        baselines are held in memory.
 
     Returns
     -------
@@ -445,7 +538,8 @@ def run_demo(out, *, data=None, epochs=None, seed=0, progress=True, steps=None):
     matplotlib.use("Agg")
     from sklearn.model_selection import train_test_split
 
-    X, y, image_shape, source = load_data(data)
+    X, y, image_shape, source = load_data(data, memmap=memmap, progress=progress)
+    streamed = isinstance(X, np.memmap)
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -455,7 +549,9 @@ def run_demo(out, *, data=None, epochs=None, seed=0, progress=True, steps=None):
     if y is not None:
         _, counts = np.unique(y, return_counts=True)
         stratify = y if counts.min() >= 2 else None
-    if y is None:
+    if streamed:
+        X_train, X_test, y_train, y_test = _streamed_split(X, y, memmap, seed)
+    elif y is None:
         X_train, X_test = train_test_split(X, test_size=0.25, random_state=seed)
         y_train = y_test = None
     else:
@@ -472,6 +568,7 @@ def run_demo(out, *, data=None, epochs=None, seed=0, progress=True, steps=None):
         epochs=epochs,
         seed=seed,
         progress=progress,
+        streamed=streamed,
     )
     started, cpu_started = time.perf_counter(), time.process_time()
     summary, skipped = [], {}
@@ -493,6 +590,7 @@ def run_demo(out, *, data=None, epochs=None, seed=0, progress=True, steps=None):
             "n_features": int(X.shape[1]),
             "image_shape": None if ctx.image_shape is None else list(ctx.image_shape),
             "labelled": y is not None,
+            "streamed": streamed,
         },
         "settings": {"epochs": epochs, "seed": seed},
         **ctx.metrics,
@@ -553,6 +651,16 @@ def _parser():
         help="your data: a .npy array, a numeric .csv, or a folder of images with one "
         "subfolder per class (default: the bundled digits)",
     )
+    demo.add_argument(
+        "--memmap",
+        default=None,
+        metavar="FILE",
+        help="with --data FOLDER: write the images once to FILE (.npy, 28x28 grey) and "
+        "train on it streamed, for folders too large for memory; the training rows are "
+        f"written shuffled to FILE_train.npy, and the test split (at most "
+        f"{STREAMED_TEST_ROWS:,} images) and a sample of {STREAMED_SAMPLE_ROWS:,} training "
+        "images for the baselines are held in memory",
+    )
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
@@ -571,6 +679,7 @@ def main(argv=None):
             epochs=args.epochs,
             seed=args.seed,
             progress=not args.quiet,
+            memmap=args.memmap,
         )
     except (DataError, OSError) as exc:
         print(f"skae demo: error: {exc}", file=sys.stderr)

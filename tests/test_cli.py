@@ -66,6 +66,7 @@ def test_demo_on_digits_writes_pictures_and_metrics(tmp_path, capsys):
         "n_features": 64,
         "image_shape": [8, 8],
         "labelled": True,
+        "streamed": False,
     }
     assert metrics["settings"] == {"epochs": 3, "seed": 1}
     assert metrics["skipped"] == {}
@@ -323,3 +324,54 @@ def test_output_folder_that_is_a_file(tmp_path, capsys):
     status, _, stderr = _run(capsys, "--out", str(target))
     assert status == 1
     assert "Cannot create the output folder" in stderr
+
+
+def test_demo_streams_a_folder_through_a_memmap(tmp_path, capsys, monkeypatch):
+    from skae import _engine
+
+    rng = np.random.RandomState(0)
+    for label, bright in (("dark", 60), ("light", 190)):
+        (tmp_path / "img" / label).mkdir(parents=True)
+        for i in range(30):
+            image = np.clip(rng.normal(bright, 30, (24, 20)), 0, 255).astype(np.uint8)
+            Image.fromarray(image).save(tmp_path / "img" / label / f"{i}.png")
+    monkeypatch.setattr(cli, "STREAMED_TEST_ROWS", 10)
+    monkeypatch.setattr(cli, "STREAMED_SAMPLE_ROWS", 30)
+    to_tensor = _engine.to_tensor
+
+    def no_whole_copy(X, device="cpu"):
+        assert not isinstance(X, np.memmap), "a memmap was converted whole"
+        return to_tensor(X, device)
+
+    monkeypatch.setattr(_engine, "to_tensor", no_whole_copy)
+    path = tmp_path / "images.npy"
+    args = ("--data", str(tmp_path / "img"), "--memmap", str(path), "--epochs", "1", "--quiet")
+    status, stdout, _ = _run(capsys, *args, "--out", str(tmp_path / "o"))
+    assert status == 0, stdout
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert metrics["data"]["streamed"] is True
+    assert (metrics["data"]["n_train"], metrics["data"]["n_test"]) == (50, 10)
+    assert metrics["data"]["image_shape"] == [28, 28]
+    assert metrics["anomaly"]["normal_class"] in ("dark", "light")
+    assert "knn_accuracy_vae" in metrics["latent_2d"]
+    # every image is in the memmap once, and the training file holds 50 of
+    # them in a shuffled order (not class by class)
+    X = np.load(path)
+    train = np.load(tmp_path / "images_train.npy")
+    assert X.shape == (60, 784) and train.shape == (50, 784)
+    index = {row.tobytes(): i for i, row in enumerate(X)}
+    order = [index[row.tobytes()] for row in train]
+    assert len(set(order)) == 50 and order != sorted(order)
+    # the same seed writes the same split
+    status, _, _ = _run(capsys, *args, "--out", str(tmp_path / "o2"))
+    assert status == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "images_train.npy"), train)
+
+
+def test_memmap_needs_a_folder(tmp_path, capsys):
+    _save(tmp_path / "x.npy", np.random.RandomState(0).rand(30, 4))
+    status, _, stderr = _run(
+        capsys, "--data", str(tmp_path / "x.npy"), "--memmap", str(tmp_path / "m.npy")
+    )
+    assert status == 1
+    assert "is not a folder" in stderr and "Traceback" not in stderr

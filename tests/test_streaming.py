@@ -1,5 +1,8 @@
 """Training and inference on memmaps stream by blocks, never reading the file whole."""
 
+import sys
+import tracemalloc
+
 import numpy as np
 import pytest
 import torch
@@ -47,7 +50,10 @@ def test_fit_and_inference_read_blocks_only(small_blocks, memmap):
     ae = AutoEncoder(**FAST).fit(mm)
     ae.transform(mm)
     ae.score_samples(mm)
-    assert small_blocks and max(small_blocks) <= 100
+    # blocks, and the fixed number of scattered rows the collapse check
+    # reconstructs (read in groups, each group's pages released after it)
+    assert small_blocks and max(small_blocks) <= max(100, ae._collapse_check_rows)
+    assert sorted(small_blocks)[-2] <= 100
     # training and the chunked validation read every row at least once
     assert sum(small_blocks) >= 3 * len(X)
 
@@ -237,3 +243,67 @@ def test_data_too_large_for_the_device_streams(monkeypatch, digits):
     # a CUDA device is only named here: nothing is moved until batches are drawn
     source = _engine.make_source(X, device=torch.device("cuda"))
     assert isinstance(source, _engine.MemmapSource) and source.device.type == "cuda"
+
+
+def _mapped_kib(path) -> int:
+    """KiB of ``path``'s pages mapped into this process (Linux ``/proc/self/smaps``)."""
+    total, inside = 0, False
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            if "-" in line.split(" ", 1)[0]:  # the header of a mapping
+                inside = line.rstrip().endswith(str(path))
+            elif inside and line.startswith("Rss:"):
+                total += int(line.split()[1])
+    return total
+
+
+@pytest.fixture
+def large_memmap(tmp_path, monkeypatch):
+    """A 10 MiB memmap (20,000 x 128 float32 in [0, 1]) streamed in blocks of 256 KiB."""
+    monkeypatch.setattr(_engine, "BLOCK_BYTES", 2**18)
+    path = tmp_path / "large.npy"
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(20_000, 128))
+    out[:] = np.random.default_rng(0).random(out.shape, dtype=np.float32)
+    out.flush()
+    del out
+    return np.load(path, mmap_mode="r"), path
+
+
+def test_memory_of_a_streamed_fit_is_that_of_a_block(large_memmap):
+    mm, path = large_memmap
+    ae = AutoEncoder(4, hidden_layer_sizes=(8,), max_epochs=1, batch_size=250, random_state=0)
+    ae.fit(np.array(mm[:500]))  # the modules a first fit imports are not data
+    tracemalloc.start()
+    try:
+        ae.fit(mm)
+        ae.transform(mm)
+        ae.score_samples(mm)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # numpy memory (traced) stays a few blocks and the 4,096 rows of the code
+    # statistics (2 MiB): no whole copy of the 10 MiB file (such as a float64
+    # one for the output bias at the data mean)
+    assert peak < mm.nbytes / 2, f"peak {peak / 2**20:.1f} MiB of numpy memory"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/smaps")
+def test_no_page_of_the_file_stays_mapped(large_memmap):
+    mm, path = large_memmap
+    mm[::1000].sum()  # maps some pages, as user code may do before fitting
+    assert _mapped_kib(path) > 0
+    # the scattered rows of the collapse check and of the code statistics
+    # are released too (their neighbours would stay mapped otherwise)
+    ae = AutoEncoder(4, hidden_layer_sizes=(8,), max_epochs=1, batch_size=250, random_state=0)
+    ae.fit(mm)
+    assert _mapped_kib(path) == 0
+    ae.transform(mm)
+    assert _mapped_kib(path) == 0
+
+
+def test_column_mean_streams_and_matches_numpy(small_blocks, memmap):
+    mm, X = memmap
+    np.testing.assert_allclose(_engine.column_mean(mm), X.astype(np.float64).mean(axis=0))
+    assert max(small_blocks) <= 100
+    # the same bits in memory: a streamed fit starts at the same output bias
+    assert_array_equal(_engine.column_mean(mm), _engine.column_mean(X))
