@@ -97,6 +97,7 @@ def skae_ae(X, spec, epochs, batch_size, device="cpu"):
         n_components=spec["code"],
         hidden_layer_sizes=spec["hidden"],
         output_activation="sigmoid",
+        loss="mse",  # the loss of the other contenders ("auto" would pick cross-entropy)
         max_epochs=epochs,
         batch_size=batch_size,
         random_state=0,
