@@ -185,20 +185,18 @@ def _check_input_values(validate, X):
         raise
 
 
+_RAGGED = (
+    "X is ragged: its rows have different lengths, so it is not a (n_samples, "
+    "n_features) table. Pad or truncate every row to the same number of features."
+)
 # Parts of numpy's and scikit-learn's input errors, and what to do about each.
 _VALUE_FIXES = {
     "could not convert": (
         "X holds text, not numbers: skae networks take numeric features only. Encode text "
         "columns first (e.g. OneHotEncoder or OrdinalEncoder), or drop them."
     ),
-    "inhomogeneous": (
-        "X is ragged: its rows have different lengths, so it is not a (n_samples, "
-        "n_features) table. Pad or truncate every row to the same number of features."
-    ),
-    "with a sequence": (
-        "X is ragged: its rows have different lengths, so it is not a (n_samples, "
-        "n_features) table. Pad or truncate every row to the same number of features."
-    ),
+    "inhomogeneous": _RAGGED,
+    "with a sequence": _RAGGED,
     "infinity": (
         "Replace or drop the infinite values (e.g. np.nan_to_num, or clip to a finite "
         "range) before fitting or transforming."
@@ -653,13 +651,7 @@ class BaseAutoEncoder(
 
     def _warn_if_collapsed(self, inputs, target):
         """Warn with ``ConvergenceWarning`` when training ended at a constant predictor."""
-        rows = np.arange(len(target))
-        if len(rows) > self._collapse_check_rows:
-            rows = np.sort(
-                np.random.RandomState(self._seed).choice(
-                    len(rows), self._collapse_check_rows, replace=False
-                )
-            )
+        rows = self._training_rows(len(target), self._collapse_check_rows)
         module = self.net_.module_
 
         def reconstruct(x):
@@ -684,6 +676,16 @@ class BaseAutoEncoder(
                 stacklevel=3,
             )
 
+    def _training_rows(self, n: int, limit: int) -> np.ndarray:
+        """Sorted indices of at most ``limit`` of ``n`` training rows, a seeded random subset.
+
+        The post-fit steps read these rather than the whole data, so their
+        cost is bounded however large the data.
+        """
+        if n <= limit:
+            return np.arange(n)
+        return np.sort(np.random.RandomState(self._seed).choice(n, limit, replace=False))
+
     # Rows of the training data encoded to estimate the code distribution:
     # enough for a diagonal Gaussian, and a bounded cost for large data.
     _code_distribution_rows = 4096
@@ -700,11 +702,7 @@ class BaseAutoEncoder(
         """
         n = len(X)
         if n > self._code_distribution_rows:
-            rows = np.random.RandomState(self._seed).choice(
-                n, self._code_distribution_rows, replace=False
-            )
-            rows = np.sort(rows)
-            X = _take_rows(X, rows)
+            X = _take_rows(X, self._training_rows(n, self._code_distribution_rows))
         Z = self._apply(self.net_.module_.encode, X, np.float64)
         mean, m2 = Z.mean(axis=0), Z.var(axis=0) * n
         count = getattr(self, "_code_count", None)

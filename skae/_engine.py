@@ -21,10 +21,10 @@ Design points
   of a training batch only, never in validation or inference.
 * A criterion may expose the named terms of its last loss as a dict
   ``terms``; they are recorded per batch as ``train_<name>`` and
-  ``valid_<name>``. Batch losses and terms are recorded as detached
-  tensors and turned into floats in one transfer at the end of each epoch,
-  so that training never waits for the device after a batch; and :func:`term_scoring` turns them into per-epoch
-  history entries. :class:`CriterionWarmup` ramps a criterion weight over
+  ``valid_<name>``, and :func:`term_scoring` turns them into per-epoch
+  history entries. Batch losses and terms are kept as detached tensors and
+  turned into floats in one transfer at the end of each epoch, so that
+  training never waits for the device after a batch. :class:`CriterionWarmup` ramps a criterion weight over
   the first epochs (KL warm-up).
 """
 
@@ -189,6 +189,11 @@ class TensorPair(Dataset):
         X = self.X[index]
         return TensorPair(X, X if self.target is self.X else self.target[index])
 
+    def corrupted(self, corrupt: Callable, seed: int) -> TensorPair:
+        """This data with its input corrupted once, under ``seed`` (a held-out set)."""
+        with seeded(seed, self.X.device):
+            return TensorPair(corrupt(self.X), self.target)
+
     def batches(self, batch_size: int, shuffle: bool) -> Iterator[tuple]:
         """Yield ``(input, target)`` batches, each one indexing operation.
 
@@ -240,8 +245,12 @@ def _release(X) -> None:
 SCATTERED_ROWS = 32
 
 
-def _read(X, rows) -> np.ndarray:
-    """Float32 in-memory copy of ``X[rows]`` (a slice or sorted integers)."""
+def read_rows(X, rows) -> np.ndarray:
+    """Float32 in-memory copy of ``X[rows]`` (a slice or sorted integers).
+
+    A memmap's pages are released after the read (scattered rows in groups
+    of ``SCATTERED_ROWS``), so reading never maps the file whole.
+    """
     if not is_streamed(X) or isinstance(rows, slice) or len(rows) <= SCATTERED_ROWS:
         block = np.array(X[rows], dtype=np.float32, order="C")
         _release(X)
@@ -251,11 +260,6 @@ def _read(X, rows) -> np.ndarray:
         block[start : start + SCATTERED_ROWS] = X[rows[start : start + SCATTERED_ROWS]]
         _release(X)
     return block
-
-
-def read_rows(X, rows) -> np.ndarray:
-    """Float32 in-memory copy of ``X[rows]``; a memmap's pages are released after."""
-    return _read(X, rows)
 
 
 def block_rows(X, batch_size: int = 1) -> int:
@@ -275,7 +279,7 @@ def row_chunks(*arrays, batch_size: int = 1) -> Iterator[tuple[np.ndarray, ...]]
     step -= step % batch_size
     for start in range(0, n, step):
         rows = slice(start, start + step)
-        yield tuple(_read(a, rows) if is_streamed(a) else a[rows] for a in arrays)
+        yield tuple(read_rows(a, rows) if is_streamed(a) else a[rows] for a in arrays)
 
 
 def column_mean(X: np.ndarray) -> np.ndarray:
@@ -386,11 +390,26 @@ class MemmapSource(Dataset):
         rows = index if self.rows is None else self.rows[index]
         return MemmapSource(self.X, self.target, device=self._device, rows=rows)
 
+    def corrupted(self, corrupt: Callable, seed: int) -> MemmapSource:
+        """This source with every batch corrupted under a seed fixed per batch position.
+
+        The same corrupted inputs at every epoch, as for in-memory data, without
+        storing them.
+        """
+        return MemmapSource(
+            self.X,
+            self.target,
+            device=self._device,
+            rows=self.rows,
+            corrupt=corrupt,
+            corrupt_seed=seed,
+        )
+
     def _load(self, start: int, stop: int):
         rows = slice(start, stop) if self.rows is None else self.rows[start:stop]
         pin = self._device.type == "cuda"
-        xb = torch.from_numpy(_read(self.X, rows))
-        yb = None if self.target is None else torch.from_numpy(_read(self.target, rows))
+        xb = torch.from_numpy(read_rows(self.X, rows))
+        yb = None if self.target is None else torch.from_numpy(read_rows(self.target, rows))
         if pin:
             xb = xb.pin_memory()
             yb = None if yb is None else yb.pin_memory()
@@ -516,11 +535,7 @@ class HoldOutSplit:
         order = np.random.RandomState(self.seed).permutation(n)
         valid = dataset.subset(order[:n_valid])
         if self.corrupt is not None:
-            if isinstance(valid, MemmapSource):
-                valid.corrupt, valid.corrupt_seed = self.corrupt, self.seed
-            else:
-                with seeded(self.seed, valid.X.device):
-                    valid = TensorPair(self.corrupt(valid.X), valid.target)
+            valid = valid.corrupted(self.corrupt, self.seed)
         return dataset.subset(order[n_valid:]), valid
 
 

@@ -20,14 +20,14 @@ def small_blocks(monkeypatch):
     """Blocks of 100 rows of 64 float32 features, and a record of every read."""
     monkeypatch.setattr(_engine, "BLOCK_BYTES", 100 * 64 * 4)
     reads = []
-    read = _engine._read
+    read = _engine.read_rows
 
     def recording_read(X, rows):
         block = read(X, rows)
         reads.append(len(block))
         return block
 
-    monkeypatch.setattr(_engine, "_read", recording_read)
+    monkeypatch.setattr(_engine, "read_rows", recording_read)
 
     def no_whole_copy(X, device="cpu"):
         assert not isinstance(X, np.memmap), "a memmap was converted whole"
@@ -115,7 +115,7 @@ def test_subset_and_fixed_corruption():
     source = _engine.MemmapSource(X).subset(np.array([7, 3, 11]))
     ((xb, yb),) = source.batches(8, shuffle=False)
     assert_array_equal(xb.numpy(), X[[3, 7, 11]])
-    source.corrupt, source.corrupt_seed = (lambda x: x + torch.rand_like(x)), 5
+    source = source.corrupted(lambda x: x + torch.rand_like(x), 5)
     first = [xb for xb, _ in source.batches(2, shuffle=False)]
     again = [xb for xb, _ in source.batches(2, shuffle=False)]
     for a, b in zip(first, again):
