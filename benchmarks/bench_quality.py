@@ -172,7 +172,12 @@ def large_digit_row(epochs, seed):
     noisy = add_noise(X_test, "gaussian", 0.5, clip=(0, 1), random_state=1)
     dae, spe = timed_fit(
         DenoisingAE(
-            250, hidden_layer_sizes=(), dropout=0.15, noise_level=0.5, max_epochs=epochs, **seed
+            250,
+            hidden_layer_sizes=(),
+            input_dropout=0.15,
+            noise_level=0.5,
+            max_epochs=epochs,
+            **seed,
         ),
         X_train,
     )

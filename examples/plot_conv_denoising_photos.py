@@ -76,7 +76,6 @@ def make_denoiser(factor):
                 ConvAE(
                     image_shape=(3, 32, 32),
                     channels=(32, 16, 8),
-                    lr=3e-3,
                     batch_size=32,
                     max_epochs=max_epochs,
                     validation_fraction=0.1,

@@ -38,7 +38,6 @@ X_train, X_test, y_train, y_test = train_test_split(
 ae = AutoEncoder(
     n_components=2,
     hidden_layer_sizes=(128, 64),
-    lr=3e-3,
     batch_size=32,
     max_epochs=EPOCHS,
     validation_fraction=0.1,

@@ -39,7 +39,6 @@ X = X / 16.0
 ae = AutoEncoder(
     n_components=8,
     hidden_layer_sizes=(256, 128),
-    lr=3e-3,
     max_epochs=max_epochs,
     random_state=0,
 ).fit(X)

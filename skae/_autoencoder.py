@@ -46,8 +46,7 @@ def check_hidden_layer_sizes(
 def resolve_output_activation(output_activation: str, target: np.ndarray, loss: str) -> str:
     """Resolve ``"auto"``: sigmoid when the targets lie in [0, 1], else linear."""
     if output_activation == "auto":
-        in_unit = target.size > 0 and target.min() >= 0 and target.max() <= 1
-        return "sigmoid" if in_unit or loss == "bce" else "linear"
+        return "sigmoid" if _engine.in_unit_range(target) or loss == "bce" else "linear"
     if loss == "bce" and output_activation != "sigmoid":
         raise ValueError(
             f"loss='bce' needs output_activation='sigmoid' (or 'auto'), got {output_activation!r}."
@@ -150,7 +149,7 @@ class AutoEncoder(BaseAutoEncoder):
         loss="auto",
         optimizer="adam",
         optimizer_kwargs=None,
-        lr=1e-3,
+        lr=3e-3,
         weight_decay=0.0,
         batch_size=64,
         max_epochs=100,
@@ -197,7 +196,12 @@ class AutoEncoder(BaseAutoEncoder):
 
     def _check_data(self, X, target):
         super()._check_data(X, target)
-        check_hidden_layer_sizes(self.hidden_layer_sizes)
+        if self.dropout and not check_hidden_layer_sizes(self.hidden_layer_sizes):
+            raise ValueError(
+                f"dropout={self.dropout!r} drops hidden units, and hidden_layer_sizes=() "
+                f"has none; use input_dropout={self.dropout!r} to drop input features "
+                "(as in the classic denoising labs), or add a hidden layer."
+            )
         resolve_output_activation(self.output_activation, target, self.loss)
 
     # The torch module built by fit; a subclass may swap in a variant.

@@ -346,9 +346,8 @@ class BaseAutoEncoder(
         """
         if self.loss != "auto":
             return self.loss
-        in_unit = target.size > 0 and target.min() >= 0 and target.max() <= 1
         sigmoid = getattr(self, "output_activation", None) in ("auto", "sigmoid")
-        return "bce" if in_unit and sigmoid else "mse"
+        return "bce" if _engine.in_unit_range(target) and sigmoid else "mse"
 
     def _check_data(self, X: np.ndarray, target: np.ndarray) -> None:
         """Raise ``ValueError`` when a parameter does not suit the training data."""
@@ -659,7 +658,9 @@ class BaseAutoEncoder(
             return (out[0] if isinstance(out, tuple) else out).reshape(len(x), -1)
 
         target_rows = _take_rows(target, rows)
-        input_rows = target_rows if inputs is target else _take_rows(inputs, rows)
+        input_rows = (
+            self._judged_input(target_rows) if inputs is target else _take_rows(inputs, rows)
+        )
         target = np.asarray(target_rows, dtype=np.float64)
         model_error = float(
             sample_errors(self._apply(reconstruct, input_rows, np.float64), target).mean()
@@ -675,6 +676,15 @@ class BaseAutoEncoder(
                 ConvergenceWarning,
                 stacklevel=3,
             )
+
+    def _judged_input(self, X: np.ndarray) -> np.ndarray:
+        """The input a model is judged on for clean rows ``X``: ``X`` itself.
+
+        A denoiser is judged on ``X`` corrupted by its recipe (see
+        :class:`~skae.DenoisingMixin`), by its ``score`` and by the check
+        for a collapse at the end of ``fit``.
+        """
+        return X
 
     def _training_rows(self, n: int, limit: int) -> np.ndarray:
         """Sorted indices of at most ``limit`` of ``n`` training rows, a seeded random subset.

@@ -106,7 +106,7 @@ class ModuleAE(BaseAutoEncoder):
         loss="auto",
         optimizer="adam",
         optimizer_kwargs=None,
-        lr=1e-3,
+        lr=3e-3,
         weight_decay=0.0,
         batch_size=64,
         max_epochs=100,

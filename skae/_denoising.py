@@ -8,6 +8,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from . import _engine
 from ._augment import NoiseAugmenter
 from ._autoencoder import AutoEncoder
 from ._base import _rollback_on_error
@@ -46,8 +47,15 @@ class DenoisingMixin:
         "noise_level": [Interval(Real, 0, None, closed="left")],
     }
 
-    def _noise_recipe(self) -> NoiseRecipe:
-        """The recipe given by the ``noise`` and ``noise_level`` parameters."""
+    def _noise_recipe(self, clean) -> NoiseRecipe:
+        """The recipe given by the ``noise`` and ``noise_level`` parameters.
+
+        The built-in noise keeps data in [0, 1] (images) in [0, 1], as the
+        labs' ``np.clip(noisy, 0, 1)`` does: a model trained on unclipped
+        noise sees other inputs than the clipped noisy images it is later
+        asked to clean. A :class:`~skae.NoiseAugmenter` as ``noise`` is used
+        as it is (its own ``clip``).
+        """
         if isinstance(self.noise, NoiseAugmenter):
             return self.noise._recipe()
         if self.noise in FRACTION_KINDS and self.noise_level > 1:
@@ -55,17 +63,29 @@ class DenoisingMixin:
                 f"noise_level={self.noise_level!r} is the fraction of corrupted entries "
                 f"for noise={self.noise!r} and must lie in [0, 1]."
             )
-        return NoiseRecipe(self.noise, float(self.noise_level))
+        clip = (0.0, 1.0) if _engine.in_unit_range(clean) else None
+        return NoiseRecipe(self.noise, float(self.noise_level), clip)
 
     def _fit(self, X, y, *, incremental):
         with _rollback_on_error(self):
             _, clean, carried = split_noisy(X)
-            # Data from a NoiseAugmenter: train on its clean source with its recipe.
-            self.noise_ = carried if carried is not None else self._noise_recipe()
+            # Data from a NoiseAugmenter: train on its clean source with its
+            # recipe; else the recipe of the parameters (set by _check_data,
+            # which sees the validated data).
+            self._carried_noise = carried
             return super()._fit(X if clean is None else clean, y, incremental=incremental)
+
+    def _check_data(self, X, target):
+        super()._check_data(X, target)
+        carried = self._carried_noise
+        self.noise_ = carried if carried is not None else self._noise_recipe(target)
 
     def _training_corruption(self):
         return self.noise_
+
+    def _judged_input(self, X):
+        # the task it was trained for: X corrupted, under a fixed seed
+        return self.noise_.apply(X, random_state=SCORE_SEED)
 
     def denoise(self, X):
         """Return the denoised (reconstructed) ``X``; no corruption is added.
@@ -126,8 +146,7 @@ class DenoisingMixin:
         if split_noisy(X)[1] is not None:
             return super().score(X)
         X = self._validate_X(X, reset=False)
-        noisy = self.noise_.apply(X, random_state=SCORE_SEED)
-        residual = self._reconstruct(noisy).astype(np.float64) - X
+        residual = self._reconstruct(self._judged_input(X)).astype(np.float64) - X
         return float(-np.mean(np.square(residual)))
 
 
@@ -198,7 +217,7 @@ class DenoisingAE(DenoisingMixin, AutoEncoder):
         loss="auto",
         optimizer="adam",
         optimizer_kwargs=None,
-        lr=1e-3,
+        lr=3e-3,
         weight_decay=0.0,
         batch_size=64,
         max_epochs=100,
@@ -318,7 +337,7 @@ class ConvDenoisingAE(DenoisingMixin, ConvAE):
         loss="auto",
         optimizer="adam",
         optimizer_kwargs=None,
-        lr=1e-3,
+        lr=3e-3,
         weight_decay=0.0,
         batch_size=64,
         max_epochs=100,

@@ -18,7 +18,8 @@ n_components : int, default=8
         Activation of the output; "auto" picks "sigmoid" when the training
         data lie in [0, 1] (images) and "linear" otherwise.
     dropout : float, default=0.0
-        Dropout after each hidden layer.
+        Dropout after each hidden layer; refused without hidden layers
+        (use ``input_dropout`` there).
     input_dropout : float, default=0.0
         Dropout on the input itself (a light denoising regulariser).
     normalization : {"auto", "layer"} or None, default="auto"
@@ -52,7 +53,10 @@ or NoiseAugmenter, default="gaussian"
         The corruption: a kind of noise of strength ``noise_level``, or a
         :class:`~skae.NoiseAugmenter`, whose ``kind``, ``level`` and ``clip``
         are used (its ``random_state`` is not: training draws from this
-        estimator's ``random_state``).
+        estimator's ``random_state``). When the training data lie in [0, 1]
+        (images), a kind's noisy values are clipped to [0, 1], as
+        ``np.clip(noisy, 0, 1)`` in the classic labs; give
+        ``NoiseAugmenter(kind, level=...)`` for unclipped noise.
     noise_level : float, default=0.2
         Strength of the noise when ``noise`` is a kind (see
         :func:`~skae.add_noise`); ignored when ``noise`` is a NoiseAugmenter.""",
@@ -70,7 +74,7 @@ loss : {"auto", "mse", "bce", "mae"}, default="auto"
         ``optimizer_kwargs`` sets ``fused`` or ``foreach``.
     optimizer_kwargs : dict or None, default=None
         Extra keyword arguments for the optimizer, e.g. ``{"momentum": 0.9}``.
-    lr : float, default=1e-3
+    lr : float, default=3e-3
         Learning rate.
     weight_decay : float, default=0.0
         L2 penalty handed to the optimizer.

@@ -50,6 +50,7 @@ __all__ = [
     "column_mean",
     "CriterionWarmup",
     "HoldOutSplit",
+    "in_unit_range",
     "PLACEMENT",
     "MemmapSource",
     "PRECISIONS",
@@ -292,6 +293,16 @@ def column_mean(X: np.ndarray) -> np.ndarray:
     for (chunk,) in row_chunks(X):
         total += chunk.sum(axis=0, dtype=np.float64)
     return total / len(X)
+
+
+def in_unit_range(X: np.ndarray) -> bool:
+    """Whether every value of ``X`` lies in [0, 1] (images, intensities).
+
+    Such data gets a sigmoid output, binary cross-entropy and noise clipped
+    to [0, 1] by default. A :class:`StreamedArray` answers from the range it
+    recorded while it was validated.
+    """
+    return bool(X.size > 0 and X.min() >= 0 and X.max() <= 1)
 
 
 class StreamedArray(np.memmap):

@@ -112,7 +112,7 @@ class SparseAE(AutoEncoder):
         loss="auto",
         optimizer="adam",
         optimizer_kwargs=None,
-        lr=1e-3,
+        lr=3e-3,
         weight_decay=0.0,
         batch_size=64,
         max_epochs=100,

@@ -66,9 +66,10 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
       mirror.
     - ``"conv"``: the convolution stages of :class:`ConvAE` (``channels``,
       ``kernel_size``, ``downsample``, ``upsample``) over images of shape
-      ``image_shape``, flattened into the Gaussian head; the decoder maps
-      the code through a dense layer to the last feature map, then
-      upsamples to exactly the image size.
+      ``image_shape``, flattened, then the dense ``hidden_layer_sizes``
+      into the Gaussian head; the decoder maps the code through the
+      mirrored dense layers to the last feature map, then upsamples to
+      exactly the image size.
 
     Input is the flattened images, ``(n_samples, C * H * W)`` channels
     first, and outputs (``reconstruct``, ``inverse_transform``, ``sample``)
@@ -90,12 +91,18 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
         Size of the code (the latent dimension).
     backbone : {"dense", "conv"}, default="dense"
         Dense layers (``hidden_layer_sizes``) or convolutions (``channels``,
-        ``kernel_size``, ``downsample``, ``upsample``) around the code;
-        each backbone ignores the other's parameters.
-    hidden_layer_sizes : int or tuple of int, default=(128,)
-        Widths of the encoder's hidden layers; the decoder uses them in
-        reverse. ``()`` gives linear maps to the posterior and back. Dense
-        backbone only.
+        ``kernel_size``, ``downsample``, ``upsample``) followed by the dense
+        ``hidden_layer_sizes`` around the code; the dense backbone ignores
+        the convolution parameters.
+    hidden_layer_sizes : "auto", int or tuple of int, default="auto"
+        Widths of the encoder's dense hidden layers (after the convolutions
+        with ``backbone="conv"``); the decoder uses them in reverse. ``()``
+        gives linear maps to the posterior and back. ``"auto"``: ``(256,
+        128)`` for the dense backbone (behind two layers a 2-D code of 28x28
+        digits separates the digits far better than behind one; see the
+        user guide's "Defaults that train"), ``()`` for the convolutional
+        one, whose convolutions are its hidden layers (dense layers behind
+        them can make a short training ignore the code).
     image_shape : tuple of int or None, default=None
         ``(H, W)`` or ``(C, H, W)`` of one image. The convolutional
         backbone convolves over it (``None`` treats each sample as a
@@ -174,7 +181,11 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
         **BaseAutoEncoder._parameter_constraints,
         **ImageInputMixin._parameter_constraints,
         "backbone": [StrOptions({"dense", "conv"})],
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": [
+            StrOptions({"auto"}),
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "output_activation": [StrOptions({"auto", *ACTIVATIONS})],
         "beta": [Interval(Real, 0, None, closed="left")],
@@ -186,7 +197,7 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
         n_components=8,
         *,
         backbone="dense",
-        hidden_layer_sizes=(128,),
+        hidden_layer_sizes="auto",
         image_shape=None,
         channels=(32, 16, 8),
         kernel_size=3,
@@ -199,7 +210,7 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
         loss="auto",
         optimizer="adam",
         optimizer_kwargs=None,
-        lr=1e-3,
+        lr=3e-3,
         weight_decay=0.0,
         batch_size=64,
         max_epochs=100,
@@ -255,10 +266,15 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
         super()._check_data(X, target)
         if self.backbone == "conv":
             self._check_conv_parameters()
-        else:
-            check_hidden_layer_sizes(self.hidden_layer_sizes)
+        self._hidden_layer_sizes()
         self._image_shape(X.shape[1])
         resolve_output_activation(self.output_activation, target, self.loss)
+
+    def _hidden_layer_sizes(self) -> tuple[int, ...]:
+        """``hidden_layer_sizes``, validated, with "auto" resolved for the backbone."""
+        if isinstance(self.hidden_layer_sizes, str) and self.hidden_layer_sizes == "auto":
+            return (256, 128) if self.backbone == "dense" else ()
+        return check_hidden_layer_sizes(self.hidden_layer_sizes)
 
     def _n_classes(self) -> int:
         return 0
@@ -283,12 +299,13 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
                 activation=self.activation,
                 output_activation=self.output_activation_,
                 n_classes=self._n_classes(),
+                hidden_layer_sizes=self._hidden_layer_sizes(),
             )
         else:
             module = dense_vae_module(
                 n_features,
                 self.n_components,
-                hidden_layer_sizes=check_hidden_layer_sizes(self.hidden_layer_sizes),
+                hidden_layer_sizes=self._hidden_layer_sizes(),
                 activation=self.activation,
                 output_activation=self.output_activation_,
                 n_classes=self._n_classes(),
@@ -422,12 +439,12 @@ class CVAE(VAE):
     backbone : {"dense", "conv"}, default="dense"
         Dense layers (``hidden_layer_sizes``) or convolutions (``channels``,
         ``kernel_size``, ``downsample``, ``upsample``) around the code, as
-        in :class:`VAE`; each backbone ignores the other's parameters. With
-        ``"conv"``, the decoder's first dense layer takes the code and the
-        one-hot label.
-    hidden_layer_sizes : int or tuple of int, default=(128,)
-        Widths of the encoder's hidden layers; the decoder uses them in
-        reverse after the code and the one-hot label. Dense backbone only.
+        in :class:`VAE`; the dense backbone ignores the convolution
+        parameters.
+    hidden_layer_sizes : "auto", int or tuple of int, default="auto"
+        Widths of the encoder's dense hidden layers (after the convolutions
+        with ``backbone="conv"``); the decoder uses them in reverse after
+        the code and the one-hot label. ``"auto"`` as in :class:`VAE`.
     image_shape : tuple of int or None, default=None
         ``(H, W)`` or ``(C, H, W)`` of one image, as in :class:`VAE`.
     {conv_parameters}

@@ -404,7 +404,6 @@ def step_latent_2d(ctx: DemoContext) -> list[str]:
         n_components=2,
         hidden_layer_sizes=(256, 64),
         loss="bce",
-        lr=3e-3,
         **ctx.estimator_params("VAE (2-D code)", 150),
     ).fit(ctx.X_train)
     display = LossCurveDisplay.from_estimator(vae)

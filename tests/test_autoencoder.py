@@ -209,6 +209,14 @@ def test_verbose_prints_table_and_progress(digits, capsys):
     assert "epoch" in captured.out
 
 
+def test_dropout_without_hidden_layers_is_refused(digits):
+    X, _ = digits
+    with pytest.raises(ValueError, match=r"hidden_layer_sizes=\(\) has none; use input_dropout"):
+        AutoEncoder(hidden_layer_sizes=(), dropout=0.15, **FAST).fit(X)
+    ae = AutoEncoder(hidden_layer_sizes=(), input_dropout=0.15, **FAST).fit(X)
+    assert isinstance(ae.net_.module_.encoder[0], torch.nn.Dropout)
+
+
 # ----------------------------------------------------------------------------
 # Determinism and random state
 # ----------------------------------------------------------------------------

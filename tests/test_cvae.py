@@ -195,8 +195,7 @@ def test_conv_samples_of_each_class_are_recognised(conv_cvae, classifier):
 
 def test_conv_decoder_sees_code_and_label(conv_cvae, digits_split):
     module = conv_cvae.net_.module_
-    first = module.decoder[0]
-    assert isinstance(first, torch.nn.Linear)
+    first = next(m for m in module.decoder.modules() if isinstance(m, torch.nn.Linear))
     assert first.in_features == conv_cvae.n_components_ + len(conv_cvae.classes_)
     assert conv_cvae.image_shape_ == (1, 8, 8)
     fives = conv_cvae.sample(5, y=5, random_state=0)

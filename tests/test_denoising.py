@@ -94,7 +94,7 @@ def test_dae_score_corrupts_clean_data_under_fixed_seed(digits):
     X = digits[0][:300]
     params = dict(FAST, max_epochs=30)
     dae = DenoisingAE(8, noise="masking", noise_level=0.3, **params).fit(X)
-    assert dae.noise_ == NoiseRecipe("masking", 0.3)
+    assert dae.noise_ == NoiseRecipe("masking", 0.3, (0.0, 1.0))
     noisy = add_noise(X, "masking", 0.3, random_state=SCORE_SEED)
     expected = -np.mean(np.square(dae.denoise(noisy) - X))
     assert dae.score(X) == pytest.approx(expected, rel=1e-6)
@@ -114,6 +114,19 @@ def test_no_corruption_at_inference(digits):
         module = dae.net_.module_.eval()
         expected = module(torch.as_tensor(X, dtype=torch.float32)).numpy()
     np.testing.assert_allclose(dae.denoise(X), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_own_noise_keeps_unit_range_data_in_range(digits):
+    X = digits[0][:200]  # pixels in [0, 1]
+    dae = DenoisingAE(4, noise_level=0.5, **FAST).fit(X)
+    assert dae.noise_ == NoiseRecipe("gaussian", 0.5, (0.0, 1.0))
+    noisy = dae.noise_.apply(X, random_state=0)
+    assert noisy.min() == 0 and noisy.max() == 1
+    # other data: unclipped, as are the augmenter's own settings
+    standard = (X - X.mean(0)) / (X.std(0) + 1)
+    assert DenoisingAE(4, **FAST).fit(standard).noise_.clip is None
+    given = DenoisingAE(4, noise=NoiseAugmenter("gaussian", level=0.5), **FAST).fit(X)
+    assert given.noise_ == NoiseRecipe("gaussian", 0.5)
 
 
 def test_dae_invalid_noise_parameters():
@@ -154,7 +167,7 @@ def test_dae_validation_loss_measures_denoising(digits):
 def test_dae_partial_fit_and_warm_start(digits):
     X = digits[0][:200]
     dae = DenoisingAE(4, **FAST).partial_fit(X).partial_fit(X)
-    assert dae.n_iter_ == 2 and dae.noise_ == NoiseRecipe("gaussian", 0.2)
+    assert dae.n_iter_ == 2 and dae.noise_ == NoiseRecipe("gaussian", 0.2, (0.0, 1.0))
     warm = DenoisingAE(4, warm_start=True, **FAST).fit(X).fit(X)
     assert warm.n_iter_ == 16
 

@@ -17,7 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neighbors import KNeighborsClassifier
 from torch import nn
 
-from skae import AutoEncoder, ConvAE
+from skae import AutoEncoder, ConvAE, DenoisingAE
 from skae._diagnostics import collapse_messages
 from skae.datasets import load_mnist_sample, load_photo_patches, load_upscaled_digits
 from skae.modules import init_output_bias
@@ -97,6 +97,25 @@ def test_stall_warns(digits28):
     stalled = AutoEncoder(n_components=8, lr=1e-6, max_epochs=2, random_state=0)
     with pytest.warns(ConvergenceWarning, match="that of predicting the mean"):
         stalled.fit(digits28[0])
+
+
+def test_a_denoiser_is_judged_on_noisy_input(digits28):
+    X_train = digits28[0]
+    # Trained to fill in 80% masked pixels, the model cleans masked images
+    # well but turns a clean image (an input it never saw) into a worse one
+    # than the mean image: the collapse check must judge the task it was
+    # trained for, as score does. Measured: 0.34x the mean predictor's error
+    # on masked input, 1.49x on clean input.
+    dae = _fit_quietly(
+        DenoisingAE(32, noise="masking", noise_level=0.8, max_epochs=10, random_state=0),
+        X_train,
+    )
+    noisy = dae.noise_.apply(X_train, random_state=0)
+    assert np.mean((dae.denoise(noisy) - X_train) ** 2) < 0.5 * _mean_mse(X_train, X_train)
+    assert np.mean((dae.denoise(X_train) - X_train) ** 2) > _mean_mse(X_train, X_train)
+    stalled = DenoisingAE(32, noise_level=0.5, lr=1e-6, max_epochs=2, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="that of predicting the mean"):
+        stalled.fit(X_train)
 
 
 def test_every_fit_is_checked_anew(digits28):

@@ -176,7 +176,7 @@ def test_numpy_scalar_parameters(name):
         "n_components": np.int64(2),
         "max_epochs": np.int64(2),
         "batch_size": np.int32(8),
-        "lr": np.float64(1e-3),
+        "lr": np.float64(3e-3),  # the default
         **_NUMPY_PARAMS[name],
     }
     est = _fit(_make(name, **numpy_params), X, y)

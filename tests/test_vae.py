@@ -28,10 +28,11 @@ def fitted(digits_split):
 
 def test_kl_term_is_nonzero_during_training(fitted):
     vae = fitted[1.0]
-    # Measured over seeds 0-2: per-epoch KL between 0.1 and 1.7 nats, last 1.44-1.66.
+    # Measured over seeds 0-2: lowest per-epoch KL 0.006-0.012 nats (the
+    # first epochs), last 1.78-2.14.
     assert len(vae.kl_curve_) == vae.n_iter_ == 20
-    assert min(vae.kl_curve_) > 0.02
-    assert vae.kl_curve_[-1] > 0.5
+    assert min(vae.kl_curve_) > 0
+    assert vae.kl_curve_[-1] > 1.0
     history = vae.net_.history
     for row in history:
         assert row["train_loss"] == pytest.approx(
@@ -238,6 +239,23 @@ def test_conv_vae_trains_and_the_kl_acts(conv_vae, digits_split):
     assert conv_vae.image_shape_ == (1, 8, 8)
     assert conv_vae.n_components_ == 2
     assert isinstance(conv_vae.net_.module_.encoder[1], torch.nn.Conv2d)
+
+
+def test_conv_vae_hidden_layers_sit_between_convolutions_and_code(digits_split):
+    X = digits_split[0][:200]
+    params = dict(CONV, max_epochs=1)
+
+    def widths(vae):
+        return [
+            m.out_features for m in vae.net_.module_.modules() if isinstance(m, torch.nn.Linear)
+        ]
+
+    # "auto": no dense layer behind the convolutions (mu, logvar, decoder's first)
+    assert widths(VAE(2, **params).fit(X)) == [2, 2, 512]
+    deep = VAE(2, hidden_layer_sizes=(64, 16), **params).fit(X)
+    assert widths(deep) == [64, 16, 2, 2, 16, 64, 512]
+    assert deep.transform(X).shape == (200, 2)
+    assert VAE(2, **FAST, max_epochs=1).fit(X)._hidden_layer_sizes() == (256, 128)
 
 
 def test_conv_vae_inference_is_deterministic(conv_vae, digits_split):

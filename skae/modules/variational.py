@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from .conv import conv_stages
-from .dense import MLP, make_activation
+from .dense import MLP
 
 __all__ = [
     "ConditionalVAEModule",
@@ -177,15 +177,17 @@ def conv_vae_module(
     activation: str = "relu",
     output_activation: str = "linear",
     n_classes: int = 0,
+    hidden_layer_sizes: Sequence[int] = (),
 ) -> VAEModule:
     """Build a VAE with a convolutional encoder and decoder over flat images.
 
     The encoder body is the convolution stages of
     :func:`~skae.modules.conv.conv_stages` over ``(C, H, W)`` images,
-    flattened into the Gaussian head. The decoder maps the code (with the
-    one-hot label after it when ``n_classes > 0``) through a dense layer to
-    the last feature map, then upsamples through the mirrored stages to
-    exactly the image size and returns flat ``(n, C * H * W)`` outputs.
+    flattened, then the dense ``hidden_layer_sizes`` layers, then the
+    Gaussian head. The decoder maps the code (with the one-hot label after
+    it when ``n_classes > 0``) through the mirrored dense layers to the last
+    feature map, then upsamples through the mirrored stages to exactly the
+    image size and returns flat ``(n, C * H * W)`` outputs.
     """
     image_shape = tuple(int(s) for s in image_shape)
     encoder_layers, decoder_layers, code_shape = conv_stages(
@@ -197,11 +199,24 @@ def conv_vae_module(
         activation=activation,
         output_activation=output_activation,
     )
-    n_hidden = math.prod(code_shape)
-    encoder = nn.Sequential(nn.Unflatten(1, image_shape), *encoder_layers)
+    n_flat = math.prod(code_shape)
+    hidden = tuple(hidden_layer_sizes)
+    encoder = nn.Sequential(
+        nn.Unflatten(1, image_shape),
+        *encoder_layers,
+        *(
+            [MLP((n_flat, *hidden), activation=activation, output_activation=activation)]
+            if hidden
+            else []
+        ),
+    )
+    n_hidden = hidden[-1] if hidden else n_flat
     decoder = nn.Sequential(
-        nn.Linear(n_components + n_classes, n_hidden),
-        make_activation(activation),
+        MLP(
+            (n_components + n_classes, *reversed(hidden), n_flat),
+            activation=activation,
+            output_activation=activation,
+        ),
         *decoder_layers,
     )
     return _vae_module(encoder, decoder, n_hidden, n_components, n_classes)
