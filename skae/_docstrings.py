@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
+import re
+
 _FRAGMENTS = {
     "dense_parameters": """\
 n_components : int, default=8
@@ -124,7 +127,7 @@ loss : {"auto", "mse", "bce", "mae"}, default="auto"
         integer gives identical results on the same machine, torch version
         and number of torch threads.""",
     "conv_parameters": """\
-channels : int or tuple of int, default=(32, 16, 8)
+channels : int or tuple of int, default={default:channels}
         Output channels of the encoder's convolution stages; each stage but
         the last is followed by a factor-2 downsampling, and the decoder
         uses all but the last in reverse.
@@ -164,10 +167,16 @@ net_ : skorch.NeuralNet
 
 
 def fill_doc(obj):
-    """Replace ``{name}`` placeholders of shared fragments in ``obj.__doc__``."""
+    """Replace ``{name}`` placeholders of shared fragments in ``obj.__doc__``.
+
+    ``{default:param}`` in a fragment becomes the default of ``param`` in
+    ``obj``'s signature, for parameters whose default differs by class.
+    """
     doc = obj.__doc__
     if doc:
         for name, text in _FRAGMENTS.items():
             doc = doc.replace("{" + name + "}", text)
+        parameters = inspect.signature(obj).parameters
+        doc = re.sub(r"\{default:(\w+)\}", lambda m: repr(parameters[m.group(1)].default), doc)
         obj.__doc__ = doc
     return obj

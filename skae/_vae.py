@@ -37,7 +37,6 @@ The ELBO of a sample is ``log p(x | z) - KL(q(z | x) || N(0, I))`` in nats.
         trained with different ``beta`` compare on the same scale."""
 
 
-@fill_doc
 def _check_labels(y, name):
     """``y`` as a 1-D array of class labels of one kind (all numbers, or all text)."""
     y = column_or_1d(check_array(y, ensure_2d=False, dtype=None), warn=True)
@@ -53,6 +52,7 @@ def _check_labels(y, name):
     return y
 
 
+@fill_doc
 class VAE(ImageInputMixin, BaseAutoEncoder):
     """Variational autoencoder (dense or convolutional) as a scikit-learn transformer.
 

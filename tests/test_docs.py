@@ -41,3 +41,18 @@ def test_docs_build_without_warnings(tmp_path):
     for name in skae.__all__:
         if not name.startswith("_"):
             assert name in api
+
+
+def test_docstrings_have_no_unfilled_fragments():
+    import inspect
+    import re
+
+    import skae
+
+    for name in skae.__all__:
+        obj = getattr(skae, name)
+        if inspect.isclass(obj) and obj.__doc__:
+            assert not re.findall(r"\{[a-z_]+(:\w+)?\}", obj.__doc__), name
+    doc = skae.ConvDenoisingAE.__doc__
+    assert "channels : int or tuple of int, default=(32, 16)\n" in doc
+    assert "channels : int or tuple of int, default=(32, 16, 8)\n" in skae.VAE.__doc__
