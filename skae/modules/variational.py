@@ -205,14 +205,16 @@ def conv_vae_module(
         nn.Unflatten(1, image_shape),
         *encoder_layers,
         *(
-            [MLP((n_flat, *hidden), activation=activation, output_activation=activation)]
+            MLP((n_flat, *hidden), activation=activation, output_activation=activation)
             if hidden
-            else []
+            else ()
         ),
     )
     n_hidden = hidden[-1] if hidden else n_flat
+    # The dense layers are spliced in, not nested: without hidden layers the
+    # modules (and the saved weights' names) are those of a plain Linear.
     decoder = nn.Sequential(
-        MLP(
+        *MLP(
             (n_components + n_classes, *reversed(hidden), n_flat),
             activation=activation,
             output_activation=activation,
