@@ -70,15 +70,15 @@ class DenoisingMixin:
         with _rollback_on_error(self):
             _, clean, carried = split_noisy(X)
             # Data from a NoiseAugmenter: train on its clean source with its
-            # recipe; else the recipe of the parameters (set by _check_data,
-            # which sees the validated data).
-            self._carried_noise = carried
+            # recipe; else (None here) the recipe of the parameters, set by
+            # _check_data, which sees the validated data.
+            self.noise_ = carried
             return super()._fit(X if clean is None else clean, y, incremental=incremental)
 
     def _check_data(self, X, target):
         super()._check_data(X, target)
-        carried = self._carried_noise
-        self.noise_ = carried if carried is not None else self._noise_recipe(target)
+        if self.noise_ is None:
+            self.noise_ = self._noise_recipe(target)
 
     def _training_corruption(self):
         return self.noise_
