@@ -98,11 +98,9 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
         Widths of the encoder's dense hidden layers (after the convolutions
         with ``backbone="conv"``); the decoder uses them in reverse. ``()``
         gives linear maps to the posterior and back. ``"auto"``: ``(256,
-        128)`` for the dense backbone (behind two layers a 2-D code of 28x28
-        digits separates the digits far better than behind one; see the
-        user guide's "Defaults that train"), ``()`` for the convolutional
-        one, whose convolutions are its hidden layers (dense layers behind
-        them can make a short training ignore the code).
+        128)`` for both backbones (behind two layers a 2-D code of 28x28
+        digits separates the digits far better than behind one or none; see
+        the user guide's "Defaults that train").
     image_shape : tuple of int or None, default=None
         ``(H, W)`` or ``(C, H, W)`` of one image. The convolutional
         backbone convolves over it (``None`` treats each sample as a
@@ -271,9 +269,9 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
         resolve_output_activation(self.output_activation, target, self.loss)
 
     def _hidden_layer_sizes(self) -> tuple[int, ...]:
-        """``hidden_layer_sizes``, validated, with "auto" resolved for the backbone."""
+        """``hidden_layer_sizes``, validated, with "auto" resolved."""
         if isinstance(self.hidden_layer_sizes, str) and self.hidden_layer_sizes == "auto":
-            return (256, 128) if self.backbone == "dense" else ()
+            return (256, 128)
         return check_hidden_layer_sizes(self.hidden_layer_sizes)
 
     def _n_classes(self) -> int:

@@ -9,7 +9,7 @@ and exposes ``encode``, ``decode`` and ``forward``, plus the attribute
 from .conv import ConvAutoEncoderModule, conv_stages
 from .custom import UserAutoEncoderModule
 from .dense import MLP, DenseAutoEncoderModule, make_activation
-from .init import init_output_bias
+from .init import init_output_bias, init_scale_preserving
 from .losses import ReconstructionLoss, SparseCodeLoss, VAELoss
 from .recurrent import RecurrentAutoEncoderModule
 from .sparse import SparseAutoEncoderModule
@@ -38,5 +38,6 @@ __all__ = [
     "conv_vae_module",
     "dense_vae_module",
     "init_output_bias",
+    "init_scale_preserving",
     "make_activation",
 ]

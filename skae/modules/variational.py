@@ -18,6 +18,7 @@ from torch import nn
 
 from .conv import conv_stages
 from .dense import MLP
+from .init import init_scale_preserving
 
 __all__ = [
     "ConditionalVAEModule",
@@ -34,8 +35,19 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
 
 
+# Bounds of the posterior's log variance: exp(10), a standard deviation of
+# about 150 codes' units, is still finite in float16; exp(-30), a standard
+# deviation of 3e-7, is far below any code's useful resolution.
+LOGVAR_BOUNDS = (-30.0, 10.0)
+
+
 class GaussianHead(nn.Module):
     """Diagonal Gaussian posterior: two linear maps to ``(mu, logvar)``.
+
+    The log variance is clipped to ``LOGVAR_BOUNDS``: an encoder that sees
+    inputs of a large scale (say values near 100) starts with log variances
+    in the hundreds, whose ``exp`` is infinite, and the first step would turn
+    every weight into NaN.
 
     Parameters
     ----------
@@ -52,7 +64,7 @@ class GaussianHead(nn.Module):
         self.logvar = nn.Linear(n_in, n_components)
 
     def forward(self, h):
-        return self.mu(h), self.logvar(h)
+        return self.mu(h), self.logvar(h).clamp(*LOGVAR_BOUNDS)
 
 
 class VAEModule(nn.Module):
@@ -164,7 +176,7 @@ def dense_vae_module(
         activation=activation,
         output_activation=output_activation,
     )
-    return _vae_module(encoder, decoder, n_hidden, n_components, n_classes)
+    return _vae_module(encoder, decoder, n_hidden, n_components, n_classes, activation)
 
 
 def conv_vae_module(
@@ -221,10 +233,14 @@ def conv_vae_module(
         ),
         *decoder_layers,
     )
-    return _vae_module(encoder, decoder, n_hidden, n_components, n_classes)
+    return _vae_module(encoder, decoder, n_hidden, n_components, n_classes, activation)
 
 
-def _vae_module(encoder, decoder, n_hidden, n_components, n_classes) -> VAEModule:
+def _vae_module(encoder, decoder, n_hidden, n_components, n_classes, activation) -> VAEModule:
+    # scale-preserving weights in the body: the posterior mean must not start
+    # far below the unit noise of the reparameterisation (posterior collapse)
+    init_scale_preserving(encoder, activation)
+    init_scale_preserving(decoder, activation)
     if n_classes:
         return ConditionalVAEModule(encoder, decoder, n_hidden, n_components, n_classes)
     return VAEModule(encoder, decoder, n_hidden, n_components)
