@@ -38,7 +38,6 @@ X_train, X_test, y_train, y_test = train_test_split(
 
 cvae = CVAE(
     n_components=4,
-    hidden_layer_sizes=(256, 128),
     max_epochs=max_epochs,
     random_state=0,
 ).fit(X_train, y_train)

@@ -42,7 +42,6 @@ X_train, X_test, y_train, y_test = train_test_split(
 
 vae = VAE(
     n_components=2,
-    hidden_layer_sizes=(256, 128),
     kl_warmup_epochs=min(10, max_epochs),
     max_epochs=max_epochs,
     validation_fraction=0.1,
