@@ -35,9 +35,9 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
 
 
-# Bounds of the posterior's log variance: exp(10), a standard deviation of
-# about 150 codes' units, is still finite in float16; exp(-30), a standard
-# deviation of 3e-7, is far below any code's useful resolution.
+# Bounds of the posterior's log variance: exp(10) (a standard deviation of
+# about 150 in the code's units) is still finite in float16; exp(-30) (a
+# standard deviation of 3e-7) is far below any code's useful resolution.
 LOGVAR_BOUNDS = (-30.0, 10.0)
 
 
