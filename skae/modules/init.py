@@ -21,14 +21,18 @@ def init_scale_preserving(module: nn.Module, activation: str) -> nn.Module:
     ``1 / (3 * fan_in)``: behind a ReLU each layer keeps about a sixth of
     the signal's second moment, so after the five layers of a small
     convolutional encoder the features are about 1% of the input's scale.
-    Most autoencoders do not mind (Adam rescales the steps), but a VAE does:
-    its posterior mean starts a hundred times smaller than the unit noise of
-    the reparameterisation, the decoder learns to ignore the code, and the
-    KL term pulls the posterior onto the prior for good (posterior collapse:
-    a convolutional VAE with dense layers on 28x28 digits ends at KL 0 and
-    a chance-level code). Weights of variance ``gain**2 / fan_in`` keep the
-    scale from layer to layer (gain ``sqrt(2)`` for ReLU and the ReLU-like
-    activations, torch's ``calculate_gain`` for tanh, sigmoid and SELU).
+    Most autoencoders do not mind (Adam rescales the steps), but a VAE's
+    encoder does: its posterior mean starts a hundred times smaller than the
+    unit noise of the reparameterisation, the decoder learns to ignore the
+    code, and the KL term pulls the posterior onto the prior for good
+    (posterior collapse: a convolutional VAE with dense layers on 28x28
+    digits ends at KL 0 and a chance-level code). Weights of variance
+    ``gain**2 / fan_in`` keep the scale from layer to layer (gain
+    ``sqrt(2)`` for ReLU and the ReLU-like activations, torch's
+    ``calculate_gain`` for tanh, sigmoid and SELU). skae applies it to the
+    convolutional VAE, whose stack in front of the code is the deepest; a
+    dense VAE keeps torch's weights (with these, a dense ``VAE(32)`` on
+    MNIST digits lost its code instead).
 
     Parameters
     ----------
