@@ -709,11 +709,15 @@ class BaseAutoEncoder(
         pooled with those of the earlier chunks (Chan et al.'s parallel
         update of counts, means and sums of squared deviations), so that they
         describe all the data seen, each chunk weighted by its size.
+
+        Returns the indices of the encoded rows and their codes, for a
+        subclass that fits more statistics of the same codes.
         """
         n = len(X)
-        if n > self._code_distribution_rows:
-            X = _take_rows(X, self._training_rows(n, self._code_distribution_rows))
-        Z = self._apply(self.net_.module_.encode, X, np.float64)
+        rows = self._training_rows(n, self._code_distribution_rows)
+        Z = self._apply(
+            self.net_.module_.encode, X if len(rows) == n else _take_rows(X, rows), np.float64
+        )
         mean, m2 = Z.mean(axis=0), Z.var(axis=0) * n
         count = getattr(self, "_code_count", None)
         if merge and count is not None and len(self.code_mean_) == len(mean):
@@ -725,6 +729,7 @@ class BaseAutoEncoder(
         self._code_count = n
         self.code_mean_ = mean
         self.code_std_ = np.sqrt(m2 / n)
+        return rows, Z
 
     def _net_factory(self, X, target, seed, device, *, incremental):
         validation = None

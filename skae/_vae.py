@@ -626,20 +626,11 @@ class CVAE(VAE):
         the style, and the codes of one class fill only part of the prior
         ``N(0, I)``: a prior draw decoded under class ``k`` often looks like
         another class. :meth:`sample` draws from these per-class Gaussians
-        instead. The same rows as the base class's estimate are encoded;
-        ``partial_fit`` chunks are pooled (Chan et al.'s update, per class).
+        instead. They use the codes of the base class's estimate (the same
+        rows, encoded once); ``partial_fit`` chunks are pooled (Chan et al.'s update, per class).
         """
-        super()._fit_code_distribution(X, merge=merge)
-        index = self.__dict__.pop("_training_label_index")
-        n = len(X)
-        if n > self._code_distribution_rows:
-            rows = np.sort(
-                np.random.RandomState(self._seed).choice(
-                    n, self._code_distribution_rows, replace=False
-                )
-            )
-            X, index = X[rows], index[rows]
-        Z = self._apply(self.net_.module_.encode, X, np.float64)
+        rows, Z = super()._fit_code_distribution(X, merge=merge)
+        index = self.__dict__.pop("_training_label_index")[rows]
         n_classes, n_components = len(self.classes_), Z.shape[1]
         count = np.bincount(index, minlength=n_classes).astype(np.float64)
         mean = np.zeros((n_classes, n_components))

@@ -59,16 +59,20 @@ def test_same_seed_shares_the_noise_across_classes(cvae):
         np.testing.assert_allclose(samples, cvae.inverse_transform(Z, y=k), rtol=1e-5, atol=1e-6)
 
 
+def _assert_class_gaussians(model, Z, y, atol):
+    """The per-class code Gaussians are the mean and covariance of ``Z`` by class."""
+    for k in range(10):
+        np.testing.assert_allclose(model.class_code_mean_[k], Z[y == k].mean(axis=0))
+        np.testing.assert_allclose(
+            model.class_code_cov_[k], np.cov(Z[y == k].T, bias=True), atol=atol
+        )
+
+
 def test_samples_come_from_each_class_codes(cvae, digits_split):
     X_train, _, y_train, _ = digits_split
-    Z = cvae.transform(X_train)
     assert cvae.class_code_mean_.shape == (10, 2)
     assert cvae.class_code_cov_.shape == (10, 2, 2)
-    for k in range(10):
-        np.testing.assert_allclose(cvae.class_code_mean_[k], Z[y_train == k].mean(axis=0))
-        np.testing.assert_allclose(
-            cvae.class_code_cov_[k], np.cov(Z[y_train == k].T, bias=True), atol=1e-12
-        )
+    _assert_class_gaussians(cvae, cvae.transform(X_train), y_train, atol=1e-12)
 
 
 def test_partial_fit_pools_the_class_codes_of_every_chunk(digits_split):
@@ -76,12 +80,8 @@ def test_partial_fit_pools_the_class_codes_of_every_chunk(digits_split):
     model = CVAE(n_components=2, **FAST).partial_fit(X[:200], y[:200])
     first = model.transform(X[:200])  # the codes the first call saw
     model.partial_fit(X[200:], y[200:])
-    Z, labels = np.vstack([first, model.transform(X[200:])]), y
-    for k in range(10):
-        np.testing.assert_allclose(model.class_code_mean_[k], Z[labels == k].mean(axis=0))
-        np.testing.assert_allclose(
-            model.class_code_cov_[k], np.cov(Z[labels == k].T, bias=True), atol=1e-10
-        )
+    Z = np.vstack([first, model.transform(X[200:])])
+    _assert_class_gaussians(model, Z, y, atol=1e-10)
 
 
 def test_a_class_not_yet_seen_samples_from_the_prior(digits_split):
