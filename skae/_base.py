@@ -262,6 +262,7 @@ class BaseAutoEncoder(
         "optimizer": [StrOptions(set(_engine.OPTIMIZERS)), type],
         "optimizer_kwargs": [dict, None],
         "lr": [Interval(Real, 0, None, closed="neither")],
+        "lr_schedule": [StrOptions(set(_engine.LR_SCHEDULES))],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
@@ -287,6 +288,7 @@ class BaseAutoEncoder(
         optimizer,
         optimizer_kwargs,
         lr,
+        lr_schedule,
         weight_decay,
         batch_size,
         max_epochs,
@@ -307,6 +309,7 @@ class BaseAutoEncoder(
         self.optimizer = optimizer
         self.optimizer_kwargs = optimizer_kwargs
         self.lr = lr
+        self.lr_schedule = lr_schedule
         self.weight_decay = weight_decay
         self.batch_size = batch_size
         self.max_epochs = max_epochs
@@ -460,6 +463,7 @@ class BaseAutoEncoder(
                 f"optimizer={optimizer!r} is not a torch.optim.Optimizer subclass; "
                 f"pass one of {sorted(_engine.OPTIMIZERS)} or a class such as torch.optim.Adam."
             )
+        _engine.check_lr_schedule(self.lr_schedule, self.callbacks)
 
     # ------------------------------------------------------------------
     # Fitting
@@ -508,7 +512,9 @@ class BaseAutoEncoder(
     # Parameters that a continued fit (``warm_start=True`` or ``partial_fit``)
     # applies to the existing network; changing any other parameter between
     # such fits is refused, since the network was built from it.
-    _continued_params = frozenset({"max_epochs", "warm_start", "lr", "batch_size", "shuffle"})
+    _continued_params = frozenset(
+        {"max_epochs", "warm_start", "lr", "lr_schedule", "batch_size", "shuffle"}
+    )
 
     def _fit(self, X, y, *, incremental: bool):
         continuing = (incremental or self.warm_start) and hasattr(self, "net_")
@@ -632,9 +638,10 @@ class BaseAutoEncoder(
             )
 
     def _apply_continued_params(self, net):
-        """Give a continued net the current ``lr``, ``batch_size`` and ``shuffle``."""
+        """Give a continued net the current ``lr``, ``lr_schedule``, ``batch_size`` and ``shuffle``."""
         lr = float(self.lr)
         net.lr = lr
+        net.lr_schedule = self.lr_schedule
         for group in net.optimizer_.param_groups:
             group["lr"] = lr
         net.batch_size = int(self.batch_size)
@@ -750,6 +757,7 @@ class BaseAutoEncoder(
                 optimizer=self.optimizer,
                 optimizer_kwargs=self.optimizer_kwargs,
                 lr=self.lr,
+                lr_schedule=self.lr_schedule,
                 weight_decay=self.weight_decay,
                 batch_size=self.batch_size,
                 shuffle=self.shuffle,

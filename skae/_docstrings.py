@@ -79,6 +79,16 @@ loss : {"auto", "mse", "bce", "mae"}, default="auto"
         Extra keyword arguments for the optimizer, e.g. ``{"momentum": 0.9}``.
     lr : float, default=3e-3
         Learning rate.
+    lr_schedule : {"constant", "cosine"}, default="constant"
+        How the learning rate moves over the epochs of one ``fit``.
+        "cosine" starts at ``lr`` and lowers it along half a cosine, epoch
+        by epoch, to near 0 in the last of ``max_epochs``; a warm-started
+        ``fit`` runs a new cycle, and ``partial_fit`` (one epoch) trains at
+        ``lr``. It helps a model that has converged before the last epochs
+        and hurts one that is still learning (see the user guide's
+        "Defaults that train"). The rate of each epoch is recorded in
+        ``net_.history[:, "lr"]``. Keep "constant" to give your own skorch
+        ``LRScheduler`` in ``callbacks``.
     weight_decay : float, default=0.0
         L2 penalty handed to the optimizer.
     batch_size : int, default=64

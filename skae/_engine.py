@@ -39,13 +39,20 @@ from contextvars import ContextVar
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback, EarlyStopping, PassthroughScoring, ProgressBar
+from skorch.callbacks import (
+    Callback,
+    EarlyStopping,
+    LRScheduler,
+    PassthroughScoring,
+    ProgressBar,
+)
 from torch.utils.data import Dataset
 
 __all__ = [
     "AutoEncoderNet",
     "BatchIterator",
     "autocast",
+    "check_lr_schedule",
     "check_precision",
     "column_mean",
     "CriterionWarmup",
@@ -54,6 +61,7 @@ __all__ = [
     "PLACEMENT",
     "MemmapSource",
     "PRECISIONS",
+    "LR_SCHEDULES",
     "StreamedArray",
     "TensorPair",
     "is_streamed",
@@ -83,6 +91,30 @@ FUSED_OPTIMIZERS = {"adam", "adamw"}
 # Where training runs: None for this process alone, or the active
 # skae.DataParallel context, whose ``_net_class`` make_net then builds.
 PLACEMENT: ContextVar = ContextVar("skae_placement", default=None)
+
+# How the learning rate moves over the epochs of one training run: its
+# factor of ``lr`` at 0-based epoch ``epoch`` of ``epochs``.
+LR_SCHEDULES = {
+    "constant": lambda epoch, epochs: 1.0,
+    "cosine": lambda epoch, epochs: 0.5 * (1.0 + math.cos(math.pi * epoch / epochs)),
+}
+
+
+def check_lr_schedule(lr_schedule: str, callbacks) -> None:
+    """Refuse a schedule other than "constant" next to an LRScheduler callback.
+
+    Both would set the learning rate, and the last to do so would silently win.
+    """
+    if lr_schedule == "constant":
+        return
+    for callback in callbacks or []:
+        if isinstance(callback[1] if isinstance(callback, tuple) else callback, LRScheduler):
+            raise ValueError(
+                f"lr_schedule={lr_schedule!r} sets the learning rate at every epoch, and "
+                "the LRScheduler in callbacks would set it too; use lr_schedule='constant' "
+                "with your own scheduler, or drop the scheduler from callbacks."
+            )
+
 
 # Arithmetic of the forward pass: autocast dtype (None: float32 throughout).
 PRECISIONS = {"32": None, "bf16": torch.bfloat16, "16-mixed": torch.float16}
@@ -582,12 +614,26 @@ class AutoEncoderNet(NeuralNet):
         The forward pass runs under the autocast of this precision and its
         output is cast back to float32, so the loss is computed in float32.
         ``"16-mixed"`` (CUDA) also scales the loss against float16 underflow.
+    lr_schedule : {"constant", "cosine"}
+        A key of :data:`LR_SCHEDULES`. The schedule spans the epochs of one
+        training run (one ``fit_loop`` call): "cosine" starts each run at
+        ``lr`` and lowers it along half a cosine, epoch by epoch, towards 0
+        at the run's end; a run of one epoch (``partial_fit``) stays at
+        ``lr``. The optimizer's ``lr`` is restored when the run ends.
     """
 
-    def __init__(self, *args, corrupt: Callable | None = None, precision: str = "32", **kwargs):
+    def __init__(
+        self,
+        *args,
+        corrupt: Callable | None = None,
+        precision: str = "32",
+        lr_schedule: str = "constant",
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.corrupt = corrupt
         self.precision = precision
+        self.lr_schedule = lr_schedule
         self.stopped_early = False
         self.interrupted = False
 
@@ -595,11 +641,23 @@ class AutoEncoderNet(NeuralNet):
         # skorch swallows a KeyboardInterrupt (Ctrl-C) and returns; record
         # that it happened, unless it was early stopping's planned stop.
         self.stopped_early = self.interrupted = False
+        self._run = (len(self.history), self.max_epochs if epochs is None else epochs)
         try:
             return super().fit_loop(X, y, epochs=epochs, **fit_params)
         except KeyboardInterrupt:
             self.interrupted = not self.stopped_early
             raise
+
+    def _set_lr(self, factor: float) -> None:
+        for group in self.optimizer_.param_groups:
+            group["lr"] = self.lr * factor
+
+    def on_epoch_begin(self, net, **kwargs):
+        super().on_epoch_begin(net, **kwargs)
+        if self.lr_schedule != "constant":
+            start, epochs = self._run
+            self._set_lr(LR_SCHEDULES[self.lr_schedule](len(self.history) - 1 - start, epochs))
+        self.history.record("lr", self.optimizer_.param_groups[0]["lr"])
 
     def initialize(self):
         super().initialize()
@@ -698,6 +756,8 @@ class AutoEncoderNet(NeuralNet):
         # they only hold memory, as much again as the weights.
         super().on_train_end(net, **kwargs)
         self.module_.zero_grad(set_to_none=True)
+        if self.lr_schedule != "constant":
+            self._set_lr(1.0)
 
     # The module and criterion given to the constructor are the very objects
     # skorch initialises as ``module_`` and ``criterion_``; skorch pickles the
@@ -808,6 +868,7 @@ def make_net(
     device: torch.device | str = "cpu",
     corrupt: Callable | None = None,
     precision: str = "32",
+    lr_schedule: str = "constant",
 ) -> AutoEncoderNet:
     """Build (but do not initialise) an :class:`AutoEncoderNet`."""
     optimizer_params = {"weight_decay": weight_decay, **(optimizer_kwargs or {})}
@@ -856,6 +917,7 @@ def make_net(
         device=str(device),
         corrupt=corrupt,
         precision=precision,
+        lr_schedule=lr_schedule,
         **{f"optimizer__{key}": value for key, value in optimizer_params.items()},
     )
 

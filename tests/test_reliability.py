@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, LRScheduler
 
 from skae import (
     CVAE,
@@ -25,6 +25,7 @@ from skae import (
     SeqAE,
     SparseAE,
 )
+from skae._engine import LR_SCHEDULES
 
 # Every autoencoder family, small, on 16 features (4 x 4 images, 4 x 4 sequences).
 ESTIMATORS = {
@@ -234,7 +235,91 @@ def test_warm_start_refuses_other_changes(change, method, state_of, assert_same_
 
 
 # ----------------------------------------------------------------------
-# 7. Ctrl-C keeps the completed epochs
+# 6b. lr_schedule: one cycle per fit, the optimizer steps at those rates
+# ----------------------------------------------------------------------
+class RecordStepRates(Callback):
+    """Record the optimizer's learning rate at every training batch."""
+
+    def initialize(self):
+        self.rates_ = []
+        return self
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        if training:
+            self.rates_.append(net.optimizer_.param_groups[0]["lr"])
+
+
+def _cosine(lr, epochs):
+    return [lr * 0.5 * (1 + np.cos(np.pi * e / epochs)) for e in range(epochs)]
+
+
+@pytest.mark.parametrize("name", list(ESTIMATORS))
+def test_cosine_schedule_sets_the_rate_of_every_epoch(name):
+    X, y = _data(32)
+    est = _fit(_make(name, max_epochs=4, lr=0.01, lr_schedule="cosine"), X, y)
+    np.testing.assert_allclose(est.net_.history[:, "lr"], _cosine(0.01, 4))
+    # restored once the run ends
+    assert [g["lr"] for g in est.net_.optimizer_.param_groups] == [0.01]
+
+
+def test_cosine_schedule_spans_one_fit():
+    X, _ = _data(32)
+    record = RecordStepRates()
+    est = AutoEncoder(
+        n_components=2,
+        max_epochs=3,
+        batch_size=16,
+        lr=0.01,
+        lr_schedule="cosine",
+        callbacks=[("record", record)],
+        random_state=0,
+    ).fit(X)
+    steps = dict(est.net_.callbacks_)["record"].rates_
+    np.testing.assert_allclose(steps, np.repeat(_cosine(0.01, 3), 2))
+    # a warm-started fit runs a new cycle over its max_epochs
+    est.set_params(warm_start=True, max_epochs=2).fit(X)
+    np.testing.assert_allclose(est.net_.history[:, "lr"], [*_cosine(0.01, 3), *_cosine(0.01, 2)])
+    # partial_fit (one epoch) trains at lr, as does a constant schedule
+    est.partial_fit(X)
+    est.set_params(lr_schedule="constant", lr=0.02).fit(X)
+    assert est.net_.history[:, "lr"][-3:] == [0.01, 0.02, 0.02]
+
+
+def test_cosine_schedule_changes_training_and_is_deterministic():
+    X, _ = _data(48)
+    fits = [
+        AutoEncoder(n_components=2, max_epochs=5, lr_schedule=schedule, random_state=0).fit(X)
+        for schedule in ("cosine", "cosine", "constant")
+    ]
+    np.testing.assert_array_equal(fits[0].transform(X), fits[1].transform(X))
+    assert not np.array_equal(fits[0].transform(X), fits[2].transform(X))
+
+
+@given(epochs=st.integers(1, 500))
+def test_schedules_start_at_lr_and_never_rise(epochs):
+    for schedule in LR_SCHEDULES.values():
+        factors = [schedule(e, epochs) for e in range(epochs)]
+        assert factors[0] == 1.0
+        assert all(0 < f <= 1 for f in factors)
+        assert all(b <= a for a, b in zip(factors, factors[1:]))
+
+
+@pytest.mark.parametrize("as_pair", [False, True])
+def test_cosine_schedule_refuses_an_lr_scheduler_callback(as_pair, state_of, assert_same_state):
+    X, _ = _data()
+    scheduler = LRScheduler(torch.optim.lr_scheduler.StepLR, step_size=1)
+    callbacks = [("sched", scheduler)] if as_pair else [scheduler]
+    est = AutoEncoder(n_components=2, max_epochs=2, callbacks=callbacks, random_state=0)
+    with pytest.raises(ValueError, match="lr_schedule='cosine' sets the learning rate.*'constant'"):
+        clone(est).set_params(lr_schedule="cosine").fit(X)
+    est.fit(X)  # "constant" leaves the rate to the user's scheduler
+    np.testing.assert_allclose(est.net_.history[:, "lr"], [3e-3, 3e-4])
+    before = state_of(est)
+    with pytest.raises(ValueError, match="LRScheduler in callbacks"):
+        est.set_params(warm_start=True, lr_schedule="cosine").fit(X)
+    assert_same_state(before, state_of(est.set_params(warm_start=False, lr_schedule="constant")))
+
+
 # ----------------------------------------------------------------------
 class InterruptAt(Callback):
     """Raise KeyboardInterrupt once, after training batch ``batch`` of epoch ``epoch``."""
