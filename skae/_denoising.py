@@ -44,7 +44,7 @@ class DenoisingMixin:
 
     _noise_constraints: dict = {
         "noise": [StrOptions(set(KINDS)), NoiseAugmenter],
-        "noise_level": [Interval(Real, 0, None, closed="left")],
+        "noise_level": [Interval(Real, 0, None, closed="left"), None],
     }
 
     def _noise_recipe(self, clean) -> NoiseRecipe:
@@ -58,15 +58,24 @@ class DenoisingMixin:
         """
         if isinstance(self.noise, NoiseAugmenter):
             return self.noise._recipe()
-        if self.noise in FRACTION_KINDS and self.noise_level > 1:
+        # None: the kind at the default strength of every skae noise
+        level = NoiseRecipe.level if self.noise_level is None else float(self.noise_level)
+        if self.noise in FRACTION_KINDS and level > 1:
             raise ValueError(
                 f"noise_level={self.noise_level!r} is the fraction of corrupted entries "
                 f"for noise={self.noise!r} and must lie in [0, 1]."
             )
         clip = (0.0, 1.0) if _engine.in_unit_range(clean) else None
-        return NoiseRecipe(self.noise, float(self.noise_level), clip)
+        return NoiseRecipe(self.noise, level, clip)
 
     def _fit(self, X, y, *, incremental):
+        if isinstance(self.noise, NoiseAugmenter) and self.noise_level is not None:
+            raise ValueError(
+                f"noise_level={self.noise_level!r} would be ignored: noise is a "
+                f"NoiseAugmenter, whose own level={self.noise.level!r} is used. Set the "
+                "level on the augmenter (noise=NoiseAugmenter(kind, level=...)) and "
+                "leave noise_level=None."
+            )
         with _rollback_on_error(self):
             _, clean, carried = split_noisy(X)
             # Data from a NoiseAugmenter: train on its clean source with its
@@ -206,7 +215,7 @@ class DenoisingAE(DenoisingMixin, AutoEncoder):
         n_components=8,
         *,
         noise="gaussian",
-        noise_level=0.2,
+        noise_level=None,
         hidden_layer_sizes=(128,),
         activation="relu",
         code_activation="linear",
@@ -336,7 +345,7 @@ class ConvDenoisingAE(DenoisingMixin, ConvAE):
         n_components=None,
         *,
         noise="gaussian",
-        noise_level=0.2,
+        noise_level=None,
         image_shape=None,
         channels=(32, 16),
         kernel_size=3,

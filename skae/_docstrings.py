@@ -60,9 +60,11 @@ or NoiseAugmenter, default="gaussian"
         (images), a kind's noisy values are clipped to [0, 1], as
         ``np.clip(noisy, 0, 1)`` in the classic labs; give
         ``NoiseAugmenter(kind, level=...)`` for unclipped noise.
-    noise_level : float, default=0.2
+    noise_level : float or None, default=None
         Strength of the noise when ``noise`` is a kind (see
-        :func:`~skae.add_noise`); ignored when ``noise`` is a NoiseAugmenter.""",
+        :func:`~skae.add_noise`); None means 0.2. With a NoiseAugmenter as
+        ``noise`` the augmenter's ``level`` is used, and a ``noise_level``
+        other than None is refused.""",
     "training_parameters": """\
 loss : {"auto", "mse", "bce", "mae"}, default="auto"
         Reconstruction loss minimised in training. ``"bce"`` (binary

@@ -129,6 +129,30 @@ def test_own_noise_keeps_unit_range_data_in_range(digits):
     assert given.noise_ == NoiseRecipe("gaussian", 0.5)
 
 
+def test_default_noise_level_is_the_default_strength(digits):
+    X = digits[0][:100]
+    default = DenoisingAE(4, **FAST).fit(X)
+    assert default.noise_level is None
+    assert default.noise_ == NoiseRecipe("gaussian", 0.2, (0.0, 1.0))
+    explicit = DenoisingAE(4, noise_level=0.2, **FAST).fit(X)
+    np.testing.assert_array_equal(default.transform(X), explicit.transform(X))
+
+
+@pytest.mark.parametrize("in_pipeline", [False, True])
+def test_noise_level_beside_an_augmenter_is_refused(
+    digits, in_pipeline, state_of, assert_same_state
+):
+    X = digits[0][:100]
+    augmenter = NoiseAugmenter("gaussian", level=0.4)
+    dae = DenoisingAE(4, noise=augmenter, **FAST)
+    data = augmenter.fit_transform(X) if in_pipeline else X
+    dae.fit(data)
+    before = state_of(dae)
+    with pytest.raises(ValueError, match=r"noise_level=0.3 would be ignored.*own level=0.4"):
+        dae.set_params(noise_level=0.3).fit(data)
+    assert_same_state(before, state_of(dae.set_params(noise_level=None)))
+
+
 def test_dae_invalid_noise_parameters():
     X = np.random.RandomState(0).rand(20, 4)
     with pytest.raises(ValueError, match=r"noise_level=1.5 is the fraction .* noise='masking'"):

@@ -159,7 +159,7 @@ def test_rows_do_not_depend_on_their_batch(small_batch_model, rows):
 _NUMPY_PARAMS = {
     "AutoEncoder": {"hidden_layer_sizes": (np.int64(8),)},
     "SparseAE": {"hidden_layer_sizes": (np.int64(8),)},
-    "DenoisingAE": {"noise_level": np.float64(DenoisingAE().noise_level)},
+    "DenoisingAE": {"noise_level": np.float64(0.2)},  # what None means
     "VAE": {"beta": np.float64(1.0)},
     "CVAE": {"beta": np.float32(1.0)},
     "ConvAE": {"channels": (np.int64(2), np.int64(2)), "image_shape": (np.int64(4),) * 2},
