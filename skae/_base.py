@@ -457,6 +457,7 @@ class BaseAutoEncoder(
         return X
 
     def _check_optimizer(self):
+        """Refuse an optimizer class or a learning-rate schedule that cannot be used."""
         optimizer = self.optimizer
         if isinstance(optimizer, type) and not issubclass(optimizer, torch.optim.Optimizer):
             raise ValueError(
