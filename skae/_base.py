@@ -262,7 +262,7 @@ class BaseAutoEncoder(
         "optimizer": [StrOptions(set(_engine.OPTIMIZERS)), type],
         "optimizer_kwargs": [dict, None],
         "lr": [Interval(Real, 0, None, closed="neither")],
-        "lr_schedule": [StrOptions(set(_engine.LR_SCHEDULES))],
+        "lr_schedule": [StrOptions({"auto", *_engine.LR_SCHEDULES})],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
@@ -464,7 +464,7 @@ class BaseAutoEncoder(
                 f"optimizer={optimizer!r} is not a torch.optim.Optimizer subclass; "
                 f"pass one of {sorted(_engine.OPTIMIZERS)} or a class such as torch.optim.Adam."
             )
-        _engine.check_lr_schedule(self.lr_schedule, self.callbacks)
+        _engine.resolve_lr_schedule(self.lr_schedule, self.callbacks)
 
     # ------------------------------------------------------------------
     # Fitting

@@ -180,7 +180,7 @@ class ConvAE(ImageInputMixin, BaseAutoEncoder):
         optimizer="adam",
         optimizer_kwargs=None,
         lr=3e-3,
-        lr_schedule="constant",
+        lr_schedule="auto",
         weight_decay=0.0,
         batch_size=64,
         max_epochs=100,

@@ -17,7 +17,7 @@ from .modules.dense import DenseAutoEncoderModule
 __all__ = ["ModuleAE"]
 
 # The network ModuleAE() trains when given none: AutoEncoder's default one.
-_DEFAULT_HIDDEN = (128,)
+_DEFAULT_HIDDEN = (512,)
 _DEFAULT_N_COMPONENTS = 8
 
 
@@ -28,7 +28,7 @@ class ModuleAE(BaseAutoEncoder):
     Give either ``module``, a torch module with ``encode(x)`` and
     ``decode(z)`` methods, or ``encoder`` and ``decoder``. Given neither,
     it trains :class:`AutoEncoder`'s default network (one hidden layer of
-    128 ReLU units each side, a linear code of ``n_components`` or 8 values,
+    512 ReLU units each side, a linear code of ``n_components`` or 8 values,
     a linear output), so that ``ModuleAE()`` is a working default. The estimator
     brings everything else of skae: seeded training through skorch,
     validation and early stopping, ``transform``, ``inverse_transform``,
@@ -107,7 +107,7 @@ class ModuleAE(BaseAutoEncoder):
         optimizer="adam",
         optimizer_kwargs=None,
         lr=3e-3,
-        lr_schedule="constant",
+        lr_schedule="auto",
         weight_decay=0.0,
         batch_size=64,
         max_epochs=100,

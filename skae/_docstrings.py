@@ -9,7 +9,7 @@ _FRAGMENTS = {
     "dense_parameters": """\
 n_components : int, default=8
         Size of the code.
-    hidden_layer_sizes : int or tuple of int, default=(128,)
+    hidden_layer_sizes : int or tuple of int, default=(512,)
         Widths of the encoder's hidden layers; the decoder uses them in
         reverse. ``()`` gives the one-layer model of the classic labs.
     activation : str, default="relu"
@@ -81,16 +81,18 @@ loss : {"auto", "mse", "bce", "mae"}, default="auto"
         Extra keyword arguments for the optimizer, e.g. ``{"momentum": 0.9}``.
     lr : float, default=3e-3
         Learning rate.
-    lr_schedule : {"constant", "cosine"}, default="constant"
+    lr_schedule : {"auto", "cooldown", "constant", "cosine"}, default="auto"
         How the learning rate moves over the epochs of one ``fit``.
-        "cosine" starts at ``lr`` and lowers it along half a cosine, epoch
-        by epoch, to near 0 in the last of ``max_epochs``; a warm-started
-        ``fit`` runs a new cycle, and ``partial_fit`` (one epoch) trains at
-        ``lr``. It helps a model that has converged before the last epochs
-        and hurts one that is still learning (see the user guide's
-        "Defaults that train"). The rate of each epoch is recorded in
-        ``net_.history[:, "lr"]``. Keep "constant" to give your own skorch
-        ``LRScheduler`` in ``callbacks``.
+        "cooldown" trains at ``lr`` and, over the last fifth of
+        ``max_epochs``, lowers it along half a cosine to near 0, which
+        settles the weights (see the user guide's "Defaults that train");
+        "cosine" lowers it along half a cosine from the first epoch;
+        "constant" keeps ``lr``. "auto" is "cooldown", or "constant" when
+        ``callbacks`` holds a skorch ``LRScheduler``, which then sets the
+        rate alone (any other schedule beside one is refused). A
+        warm-started ``fit`` runs the schedule anew over its own
+        ``max_epochs``; ``partial_fit`` (one epoch) trains at ``lr``. The
+        rate of each epoch is recorded in ``net_.history[:, "lr"]``.
     weight_decay : float, default=0.0
         L2 penalty handed to the optimizer.
     batch_size : int, default=64

@@ -52,7 +52,7 @@ __all__ = [
     "AutoEncoderNet",
     "BatchIterator",
     "autocast",
-    "check_lr_schedule",
+    "resolve_lr_schedule",
     "check_precision",
     "column_mean",
     "CriterionWarmup",
@@ -92,28 +92,44 @@ FUSED_OPTIMIZERS = {"adam", "adamw"}
 # skae.DataParallel context, whose ``_net_class`` make_net then builds.
 PLACEMENT: ContextVar = ContextVar("skae_placement", default=None)
 
+# The last fraction of a run over which the "cooldown" schedule lowers the rate.
+COOLDOWN_FRACTION = 0.2
+
+
+def _cooldown(epoch: int, epochs: int) -> float:
+    over = epoch / epochs - (1.0 - COOLDOWN_FRACTION)
+    return 1.0 if over <= 0 else 0.5 * (1.0 + math.cos(math.pi * over / COOLDOWN_FRACTION))
+
+
 # How the learning rate moves over the epochs of one training run: its
 # factor of ``lr`` at 0-based epoch ``epoch`` of ``epochs``.
 LR_SCHEDULES = {
     "constant": lambda epoch, epochs: 1.0,
     "cosine": lambda epoch, epochs: 0.5 * (1.0 + math.cos(math.pi * epoch / epochs)),
+    "cooldown": _cooldown,
 }
 
 
-def check_lr_schedule(lr_schedule: str, callbacks) -> None:
-    """Refuse a schedule other than "constant" next to an LRScheduler callback.
+def resolve_lr_schedule(lr_schedule: str, callbacks) -> str:
+    """The key of :data:`LR_SCHEDULES` that a run with these callbacks uses.
 
-    Both would set the learning rate, and the last to do so would silently win.
+    ``"auto"`` is "cooldown", or "constant" next to a skorch ``LRScheduler``
+    callback, which then sets the rate alone. Any other schedule next to one
+    is refused: both would set the rate, and the last would silently win.
     """
-    if lr_schedule == "constant":
-        return
-    for callback in callbacks or []:
-        if isinstance(callback[1] if isinstance(callback, tuple) else callback, LRScheduler):
-            raise ValueError(
-                f"lr_schedule={lr_schedule!r} sets the learning rate at every epoch, and "
-                "the LRScheduler in callbacks would set it too; use lr_schedule='constant' "
-                "with your own scheduler, or drop the scheduler from callbacks."
-            )
+    scheduler = any(
+        isinstance(callback[1] if isinstance(callback, tuple) else callback, LRScheduler)
+        for callback in callbacks or []
+    )
+    if lr_schedule == "auto":
+        return "constant" if scheduler else "cooldown"
+    if scheduler and lr_schedule != "constant":
+        raise ValueError(
+            f"lr_schedule={lr_schedule!r} sets the learning rate at every epoch, and "
+            "the LRScheduler in callbacks would set it too; use lr_schedule='auto' or "
+            "'constant' with your own scheduler, or drop the scheduler from callbacks."
+        )
+    return lr_schedule
 
 
 # Arithmetic of the forward pass: autocast dtype (None: float32 throughout).
@@ -614,12 +630,16 @@ class AutoEncoderNet(NeuralNet):
         The forward pass runs under the autocast of this precision and its
         output is cast back to float32, so the loss is computed in float32.
         ``"16-mixed"`` (CUDA) also scales the loss against float16 underflow.
-    lr_schedule : {"constant", "cosine"}
-        A key of :data:`LR_SCHEDULES`. The schedule spans the epochs of one
-        training run (one ``fit_loop`` call): "cosine" starts each run at
-        ``lr`` and lowers it along half a cosine, epoch by epoch, towards 0
-        at the run's end; a run of one epoch (``partial_fit``) stays at
-        ``lr``. The optimizer's ``lr`` is restored when the run ends.
+    lr_schedule : {"auto", "constant", "cosine", "cooldown"}
+        ``"auto"`` or a key of :data:`LR_SCHEDULES`, resolved against the
+        callbacks by :func:`resolve_lr_schedule` at the start of each
+        training run (one ``fit_loop`` call), which the schedule spans:
+        "cosine" starts each run at ``lr`` and lowers it along half a
+        cosine, epoch by epoch, towards 0 at the run's end; "cooldown" keeps
+        ``lr`` and does the same over the run's last
+        :data:`COOLDOWN_FRACTION`. A run of one epoch (``partial_fit``)
+        stays at ``lr``. The optimizer's ``lr`` is restored when the run
+        ends.
     """
 
     def __init__(
@@ -627,7 +647,7 @@ class AutoEncoderNet(NeuralNet):
         *args,
         corrupt: Callable | None = None,
         precision: str = "32",
-        lr_schedule: str = "constant",
+        lr_schedule: str = "auto",
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
@@ -641,7 +661,11 @@ class AutoEncoderNet(NeuralNet):
         # skorch swallows a KeyboardInterrupt (Ctrl-C) and returns; record
         # that it happened, unless it was early stopping's planned stop.
         self.stopped_early = self.interrupted = False
-        self._run = (len(self.history), self.max_epochs if epochs is None else epochs)
+        self._run = (
+            len(self.history),
+            self.max_epochs if epochs is None else epochs,
+            resolve_lr_schedule(self.lr_schedule, self.callbacks_),
+        )
         try:
             return super().fit_loop(X, y, epochs=epochs, **fit_params)
         except KeyboardInterrupt:
@@ -654,9 +678,9 @@ class AutoEncoderNet(NeuralNet):
 
     def on_epoch_begin(self, net, **kwargs):
         super().on_epoch_begin(net, **kwargs)
-        if self.lr_schedule != "constant":
-            start, epochs = self._run
-            self._set_lr(LR_SCHEDULES[self.lr_schedule](len(self.history) - 1 - start, epochs))
+        start, epochs, schedule = self._run
+        if schedule != "constant":
+            self._set_lr(LR_SCHEDULES[schedule](len(self.history) - 1 - start, epochs))
         self.history.record("lr", self.optimizer_.param_groups[0]["lr"])
 
     def initialize(self):
@@ -756,7 +780,7 @@ class AutoEncoderNet(NeuralNet):
         # they only hold memory, as much again as the weights.
         super().on_train_end(net, **kwargs)
         self.module_.zero_grad(set_to_none=True)
-        if self.lr_schedule != "constant":
+        if self._run[2] != "constant":
             self._set_lr(1.0)
 
     # The module and criterion given to the constructor are the very objects
@@ -868,7 +892,7 @@ def make_net(
     device: torch.device | str = "cpu",
     corrupt: Callable | None = None,
     precision: str = "32",
-    lr_schedule: str = "constant",
+    lr_schedule: str = "auto",
 ) -> AutoEncoderNet:
     """Build (but do not initialise) an :class:`AutoEncoderNet`."""
     optimizer_params = {"weight_decay": weight_decay, **(optimizer_kwargs or {})}

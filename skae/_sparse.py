@@ -39,7 +39,7 @@ class SparseAE(AutoEncoder):
     ----------
     n_components : int, default=32
         Size of the code; sparse codes are often wider than dense ones.
-    hidden_layer_sizes : int or tuple of int, default=(128,)
+    hidden_layer_sizes : int or tuple of int, default=(512,)
         Widths of the encoder's hidden layers; the decoder uses them in
         reverse.
     activation : str, default="relu"
@@ -99,7 +99,7 @@ class SparseAE(AutoEncoder):
         self,
         n_components=32,
         *,
-        hidden_layer_sizes=(128,),
+        hidden_layer_sizes=(512,),
         activation="relu",
         code_activation="relu",
         output_activation="auto",
@@ -113,7 +113,7 @@ class SparseAE(AutoEncoder):
         optimizer="adam",
         optimizer_kwargs=None,
         lr=3e-3,
-        lr_schedule="constant",
+        lr_schedule="auto",
         weight_decay=0.0,
         batch_size=64,
         max_epochs=100,

@@ -116,4 +116,4 @@ def test_default_network(digits):
     assert ae.transform(X).shape == (40, 8)
     assert ModuleAE(n_components=3, max_epochs=1, random_state=0).fit(X).n_components_ == 3
     hidden = [m for m in ae.net_.module_.modules() if isinstance(m, nn.Linear)]
-    assert [m.out_features for m in hidden] == [128, 8, 128, 64]
+    assert [m.out_features for m in hidden] == [512, 8, 512, 64]

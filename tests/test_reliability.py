@@ -253,13 +253,33 @@ def _cosine(lr, epochs):
     return [lr * 0.5 * (1 + np.cos(np.pi * e / epochs)) for e in range(epochs)]
 
 
+def _cooldown(lr, epochs):
+    # lr until 80 % of the run, then half a cosine over the last 20 %
+    over = np.arange(epochs) / epochs - 0.8
+    return list(lr * np.where(over <= 0, 1.0, 0.5 * (1 + np.cos(np.pi * over / 0.2))))
+
+
 @pytest.mark.parametrize("name", list(ESTIMATORS))
-def test_cosine_schedule_sets_the_rate_of_every_epoch(name):
+@pytest.mark.parametrize("schedule", ["cosine", "cooldown", "auto"])
+def test_schedule_sets_the_rate_of_every_epoch(name, schedule):
     X, y = _data(32)
-    est = _fit(_make(name, max_epochs=4, lr=0.01, lr_schedule="cosine"), X, y)
-    np.testing.assert_allclose(est.net_.history[:, "lr"], _cosine(0.01, 4))
+    est = _fit(_make(name, max_epochs=10, lr=0.01, lr_schedule=schedule), X, y)
+    expected = _cosine(0.01, 10) if schedule == "cosine" else _cooldown(0.01, 10)
+    np.testing.assert_allclose(est.net_.history[:, "lr"], expected)
     # restored once the run ends
     assert [g["lr"] for g in est.net_.optimizer_.param_groups] == [0.01]
+
+
+def test_cooldown_keeps_lr_for_four_fifths_then_lowers_it_to_near_zero():
+    np.testing.assert_allclose(_cooldown(1.0, 10), [1.0] * 9 + [0.5])
+    factors = [LR_SCHEDULES["cooldown"](e, 30) for e in range(30)]
+    assert factors[:25] == [1.0] * 25
+    np.testing.assert_allclose(
+        factors[25:], [np.cos(np.pi / 12) ** 2, 0.75, 0.5, 0.25, np.sin(np.pi / 12) ** 2]
+    )
+    # the default lr_schedule="auto" is the cooldown
+    assert AutoEncoder().lr_schedule == "auto"
+    assert [LR_SCHEDULES["cooldown"](e, 1) for e in range(1)] == [1.0]
 
 
 def test_cosine_schedule_spans_one_fit():
@@ -305,19 +325,25 @@ def test_schedules_start_at_lr_and_never_rise(epochs):
 
 
 @pytest.mark.parametrize("as_pair", [False, True])
-def test_cosine_schedule_refuses_an_lr_scheduler_callback(as_pair, state_of, assert_same_state):
+def test_a_schedule_refuses_an_lr_scheduler_callback(as_pair, state_of, assert_same_state):
     X, _ = _data()
     scheduler = LRScheduler(torch.optim.lr_scheduler.StepLR, step_size=1)
     callbacks = [("sched", scheduler)] if as_pair else [scheduler]
     est = AutoEncoder(n_components=2, max_epochs=2, callbacks=callbacks, random_state=0)
-    with pytest.raises(ValueError, match="lr_schedule='cosine' sets the learning rate.*'constant'"):
-        clone(est).set_params(lr_schedule="cosine").fit(X)
-    est.fit(X)  # "constant" leaves the rate to the user's scheduler
+    for schedule in ("cosine", "cooldown"):
+        with pytest.raises(
+            ValueError, match=f"lr_schedule='{schedule}' sets the learning rate.*'auto' or 'constant'"
+        ):
+            clone(est).set_params(lr_schedule=schedule).fit(X)
+    # the default "auto", like "constant", leaves the rate to the user's scheduler
+    est.fit(X)
     np.testing.assert_allclose(est.net_.history[:, "lr"], [3e-3, 3e-4])
+    constant = clone(est).set_params(lr_schedule="constant").fit(X)
+    np.testing.assert_array_equal(est.transform(X), constant.transform(X))
     before = state_of(est)
     with pytest.raises(ValueError, match="LRScheduler in callbacks"):
         est.set_params(warm_start=True, lr_schedule="cosine").fit(X)
-    assert_same_state(before, state_of(est.set_params(warm_start=False, lr_schedule="constant")))
+    assert_same_state(before, state_of(est.set_params(warm_start=False, lr_schedule="auto")))
 
 
 # ----------------------------------------------------------------------
