@@ -332,7 +332,8 @@ def test_a_schedule_refuses_an_lr_scheduler_callback(as_pair, state_of, assert_s
     est = AutoEncoder(n_components=2, max_epochs=2, callbacks=callbacks, random_state=0)
     for schedule in ("cosine", "cooldown"):
         with pytest.raises(
-            ValueError, match=f"lr_schedule='{schedule}' sets the learning rate.*'auto' or 'constant'"
+            ValueError,
+            match=f"lr_schedule='{schedule}' sets the learning rate.*'auto' or 'constant'",
         ):
             clone(est).set_params(lr_schedule=schedule).fit(X)
     # the default "auto", like "constant", leaves the rate to the user's scheduler
