@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import platform
 import time
+import warnings
 
 import numpy as np
 import torch
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from skae import AutoEncoder, ConvAE, SeqAE, SparseAE
@@ -104,7 +106,10 @@ def main():
     for dataset, mse in baseline_pca.items():
         print(f"{dataset:<7} {'PCA':<28} {'':>8} {'':>7} {'':>6} {mse:8.4f} {1:6.2f}")
     # one short fit first, so that no timing below includes torch's start-up
-    AutoEncoder(2, max_epochs=1, random_state=0).fit(X_train[:64])
+    # (one epoch on 64 digits learns nothing, and would warn so)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        AutoEncoder(2, max_epochs=1, random_state=0).fit(X_train[:64])
     baseline_time = {}
     for dataset, estimator in cases:
         label = type(estimator).__name__

@@ -98,6 +98,7 @@ def skae_ae(X, spec, epochs, batch_size, device="cpu"):
         hidden_layer_sizes=spec["hidden"],
         output_activation="sigmoid",
         loss="mse",  # the loss of the other contenders ("auto" would pick cross-entropy)
+        lr_schedule="constant",  # their constant rate
         max_epochs=epochs,
         batch_size=batch_size,
         random_state=0,
