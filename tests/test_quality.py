@@ -13,11 +13,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neighbors import KNeighborsClassifier
 from torch import nn
 
-from skae import AutoEncoder, ConvAE, DenoisingAE
+from skae import AutoEncoder, ConvAE, DenoisingAE, add_noise
 from skae._diagnostics import collapse_messages
 from skae.datasets import load_mnist_sample, load_photo_patches, load_upscaled_digits
 from skae.modules import init_output_bias
@@ -41,6 +42,10 @@ def _mean_mse(X_train, X_test):
     return float(np.mean((X_test - X_train.mean(axis=0)) ** 2))
 
 
+def _psnr(X, reference):
+    return float(10 * np.log10(1.0 / np.mean((X - reference) ** 2)))
+
+
 def _fit_quietly(model, X):
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
@@ -56,6 +61,19 @@ def test_conv_autoencoder_beats_the_mean_predictor_on_real_digits(mnist1000):
     # measured: 0.77x the mean predictor; former defaults (squared error, output
     # bias at 0): 1.67x after 3 epochs, a black image, and 1.0x with loss="bce"
     assert -ae.score(X_test) < 0.9 * _mean_mse(X_train, X_test)
+
+
+def test_dense_denoiser_beats_pca_on_noisy_real_digits(mnist1000):
+    X_train, X_test = mnist1000
+    noisy = add_noise(X_test, "gaussian", 0.4, clip=(0, 1), random_state=1)
+    dae = _fit_quietly(DenoisingAE(32, noise_level=0.4, max_epochs=15, random_state=0), X_train)
+    pca = PCA(32, random_state=0).fit(X_train)
+    gain = _psnr(dae.reconstruct(noisy), X_test) - _psnr(
+        pca.inverse_transform(pca.transform(noisy)), X_test
+    )
+    # measured: +0.77 dB (+0.90 and +0.93 for seeds 1 and 2); the former
+    # defaults (128 hidden units, a constant rate) +0.00, level with PCA
+    assert gain > 0.5
 
 
 def test_deep_tanh_code_beats_the_mean_predictor_at_28x28(digits28):
