@@ -77,19 +77,26 @@ def test_dense_denoiser_beats_pca_on_noisy_real_digits(mnist1000):
 
 
 def test_deep_tanh_code_beats_the_mean_predictor_at_28x28(digits28):
+    # A 2-D code is the noisiest thing trained here: one seed moves kNN from
+    # 0.35 to 0.69, so the bounds hold for the mean of three seeds. Measured
+    # (one thread, seeds 0-2): 0.63x the mean predictor, kNN 0.54; a code
+    # collapsed to a constant gives 1.0x and kNN 0.10.
     X_train, X_test, y_train, y_test = digits28
-    ae = AutoEncoder(
-        n_components=2,
-        hidden_layer_sizes=(200, 200),
-        code_activation="tanh",
-        max_epochs=10,
-        random_state=0,
-    )
-    _fit_quietly(ae, X_train)
-    # measured: 0.53x the mean predictor, kNN 0.63 (former defaults: 1.0x, kNN 0.10)
-    assert -ae.score(X_test) < 0.8 * _mean_mse(X_train, X_test)
-    knn = KNeighborsClassifier().fit(ae.transform(X_train), y_train)
-    assert knn.score(ae.transform(X_test), y_test) > 0.35
+    ratios, accuracies = [], []
+    for seed in range(3):
+        ae = AutoEncoder(
+            n_components=2,
+            hidden_layer_sizes=(200, 200),
+            code_activation="tanh",
+            max_epochs=10,
+            random_state=seed,
+        )
+        _fit_quietly(ae, X_train)
+        ratios.append(-ae.score(X_test) / _mean_mse(X_train, X_test))
+        knn = KNeighborsClassifier().fit(ae.transform(X_train), y_train)
+        accuracies.append(knn.score(ae.transform(X_test), y_test))
+    assert np.mean(ratios) < 0.8, ratios
+    assert np.mean(accuracies) > 0.4, accuracies
 
 
 def test_collapse_warns_and_names_the_fix(digits28):
