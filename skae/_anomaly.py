@@ -16,7 +16,6 @@ from ._base import (
     _check_float32_range,
     _check_input_values,
     _rollback_on_error,
-    sample_errors,
 )
 
 __all__ = ["AutoEncoderOutlierDetector"]
@@ -201,7 +200,8 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
         if self.error == "model":
             scores = self.estimator_.score_samples(X)
         else:
-            scores = -sample_errors(self.estimator_.reconstruct(X), X, _ERRORS[self.error])
+            est = self.estimator_
+            scores = -est._errors(*est._score_data(X), _ERRORS[self.error])
         return np.asarray(scores, dtype=np.float64).reshape(len(X))
 
     def _offset(self, scores):

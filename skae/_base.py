@@ -111,9 +111,23 @@ def _python_scalar_params(estimator):
 
 
 def _same(a, b) -> bool:
-    """Whether two parameter values are equal (the same object, or ``==``)."""
+    """Whether two parameter values are equal: the same object, or equal values.
+
+    Estimators (a ``NoiseAugmenter`` as ``noise``) compare by type and
+    parameters, random generators by their state, so that a parameter and
+    the snapshot of it that a loaded file holds as another object compare
+    equal.
+    """
     if a is b:
         return True
+    if isinstance(a, BaseEstimator) and isinstance(b, BaseEstimator):
+        pa, pb = a.get_params(deep=False), b.get_params(deep=False)
+        return (
+            type(a) is type(b) and pa.keys() == pb.keys() and all(_same(pa[k], pb[k]) for k in pa)
+        )
+    if isinstance(a, np.random.RandomState) and isinstance(b, np.random.RandomState):
+        sa, sb = a.get_state(), b.get_state()
+        return all(_same(x, y) for x, y in zip(sa, sb))
     try:
         return bool(a == b)
     except (TypeError, ValueError):  # arrays: elementwise ==
@@ -121,31 +135,6 @@ def _same(a, b) -> bool:
             return bool(np.array_equal(a, b))
         except (TypeError, ValueError):
             return False
-
-
-def _checked_device(device: str) -> str:
-    """``device``, refused with a clear message when it cannot hold training data."""
-    try:
-        kind = torch.device(device).type if device != "auto" else "auto"
-    except RuntimeError:
-        return device  # resolve_device names the problem
-    if kind == "meta":
-        raise ValueError(
-            f"device={device!r} holds no data (meta tensors have shapes but no values), so "
-            "nothing can be trained on it; use 'cpu', 'cuda' or 'auto'."
-        )
-    index = torch.device(device).index if kind == "cuda" else None
-    if index is not None and torch.cuda.is_available() and index >= torch.cuda.device_count():
-        raise ValueError(
-            f"device={device!r} names CUDA device {index}, but this machine has "
-            f"{torch.cuda.device_count()} (numbered from 0); use 'cuda:0' or 'auto'."
-        )
-    if kind == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(
-            f"device={device!r} was requested but MPS is not available on this machine; "
-            "use 'cpu' or 'auto'."
-        )
-    return device
 
 
 def _check_input_values(validate, X):
@@ -213,23 +202,21 @@ _VALUE_FIXES = {
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def _take_rows(X, rows):
-    """``X[rows]`` (sorted integers); a memmap is read without mapping it whole."""
-    return _engine.read_rows(X, rows) if _engine.is_streamed(X) else X[rows]
-
-
 def _check_float32_range(X: np.ndarray, what: str = "X") -> None:
     """Refuse finite values that float32, the network's precision, cannot hold."""
     if X.dtype != np.float64 or X.size == 0:
         return
-    peak = np.abs(X).max(axis=0)
-    bad = np.flatnonzero(peak > _FLOAT32_MAX)
+    if max(-X.min(), X.max()) <= _FLOAT32_MAX:  # a validated memmap answers from its range
+        return
+    # column by column and block by block: a memmap is never read whole
+    low = np.min([chunk.min(axis=0) for (chunk,) in _engine.row_chunks(X)], axis=0)
+    high = np.max([chunk.max(axis=0) for (chunk,) in _engine.row_chunks(X)], axis=0)
+    bad = np.flatnonzero(np.maximum(-low, high) > _FLOAT32_MAX)
     if len(bad):
         column = int(bad[0])
-        values = X[:, column]
         raise ValueError(
             f"{what} has values beyond float32 range in column {column} (range "
-            f"[{values.min():.3g}, {values.max():.3g}]; float32 holds magnitudes up to "
+            f"[{low[column]:.3g}, {high[column]:.3g}]; float32 holds magnitudes up to "
             f"{_FLOAT32_MAX:.3g}), which the network computes in and which would turn "
             "them into inf. Scale the data first (e.g. StandardScaler or MinMaxScaler)."
         )
@@ -417,43 +404,19 @@ class BaseAutoEncoder(
     # ------------------------------------------------------------------
     def _validate_X(self, X, *, reset: bool) -> np.ndarray:
         X = self._reshape_input(X)
-        if _engine.is_streamed(X):
-            return self._validate_streamed(X, reset=reset)
-        X = _check_input_values(
-            lambda X: validate_data(
-                self, X, reset=reset, dtype=[np.float64, np.float32], ensure_min_samples=1
-            ),
-            X,
-        )
-        _check_float32_range(X)
-        return X
 
-    def _validate_streamed(self, X: np.memmap, *, reset: bool) -> np.memmap:
-        """Validate a memmap without copying it: shape and dtype, then finiteness by chunks."""
-        if X.ndim != 2:
-            raise ValueError(
-                f"Expected 2D array, got a memmap of shape {X.shape}. Save the data as "
-                "(n_samples, n_features), or reshape the memmap."
+        def validate(X, *, streamed):
+            if streamed:  # shape, dtype and values are the data source's to check
+                return validate_data(self, X, reset=reset, skip_check_array=True)
+            return _check_input_values(
+                lambda X: validate_data(
+                    self, X, reset=reset, dtype=[np.float64, np.float32], ensure_min_samples=1
+                ),
+                X,
             )
-        if X.dtype not in (np.float32, np.float64):
-            raise ValueError(
-                f"A memmap is streamed as it is, so it must hold float32 or float64 values, "
-                f"not {X.dtype}. Save the data as float32 (e.g. np.lib.format.open_memmap("
-                "path, mode='w+', dtype=np.float32, shape=...)), or pass an in-memory array."
-            )
-        if X.shape[0] < 1 or X.shape[1] < 1:
-            raise ValueError(
-                f"Found array with {X.shape[0]} sample(s) and {X.shape[1]} feature(s) "
-                f"(shape={X.shape}) while a minimum of 1 is required."
-            )
-        validate_data(self, X, reset=reset, skip_check_array=True)
-        X = _engine.check_streamed(X)
-        if max(-X.min(), X.max()) > _FLOAT32_MAX:
-            raise ValueError(
-                f"X has values beyond float32 range (range [{X.min():.3g}, {X.max():.3g}]; "
-                f"float32 holds magnitudes up to {_FLOAT32_MAX:.3g}), which the network "
-                "computes in and which would turn them into inf. Scale the data first."
-            )
+
+        X = _engine.validate_rows(X, validate)
+        _check_float32_range(X)
         return X
 
     def _check_optimizer(self):
@@ -540,9 +503,9 @@ class BaseAutoEncoder(
                 epochs_done = len(net.history)
             else:
                 seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-                device = _engine.resolve_device(_checked_device(self.device))
-                _engine.check_precision(self.precision, device)
-                net = self._net_factory(X, target, seed, device, incremental=incremental)
+                device = _engine.resolve_device(self.device)
+                _engine.make_precision(self.precision, device)  # refused before training
+                net = self._net_factory(X, target, seed, device)
                 epochs_done = 0
             inputs = self._network_input(X, y, reset=not continuing)
             clean = X if target is None else target
@@ -550,12 +513,16 @@ class BaseAutoEncoder(
                 inputs, None if inputs is X and target is None else clean, device
             )
             self._n_inputs = int(data.X.shape[1])  # the network's input width
-            epochs = 1 if incremental else self.max_epochs
-            if continuing and incremental:
-                net.train_split = None
-            net = _engine.train(net, data, epochs=epochs, seed=seed + epochs_done)
-            if continuing and incremental:
-                net.train_split = self.net_.train_split
+            # partial_fit trains one epoch without validation (early stopping is
+            # idle); a fit validates and stops early as configured, whatever
+            # calls came before it
+            net = _engine.train(
+                net,
+                data,
+                epochs=1 if incremental else self.max_epochs,
+                seed=seed + epochs_done,
+                validate=not incremental,
+            )
             if len(net.history) == epochs_done:
                 # interrupted before an epoch of this call completed: nothing to keep
                 raise KeyboardInterrupt
@@ -564,8 +531,16 @@ class BaseAutoEncoder(
             if not continuing:
                 self._built_params = self.get_params(deep=False)
             self._fit_code_distribution(clean, merge=continuing and incremental)
-        if not incremental:  # one partial_fit epoch is too early to judge
-            self._warn_if_collapsed(inputs, clean)
+            # judged inside the rollback, so that an interruption here (Ctrl-C)
+            # leaves the model as it was; one partial_fit epoch is too early
+            collapse = [] if incremental else self._collapse_messages(inputs, clean)
+        if collapse:
+            warnings.warn(
+                f"{type(self).__name__} did not learn to reconstruct its data: "
+                + " ".join(collapse),
+                ConvergenceWarning,
+                stacklevel=4,
+            )
         if net.interrupted:
             warnings.warn(
                 f"Training was interrupted during epoch {len(net.history) + 1}: the weights "
@@ -605,10 +580,7 @@ class BaseAutoEncoder(
                     [torch.isfinite(t.reshape(len(x), -1)).all(1) for t in outs]
                 ).all(0)
 
-            finite = _engine.predict_batches(
-                finite_rows, module, inputs, batch_size=self.batch_size, device=net.device
-            )
-            if not finite.all():
+            if not self._map(finite_rows, inputs, dtype=bool).all():
                 broken = "output"
         if broken is not None:
             raise ValueError(
@@ -656,8 +628,8 @@ class BaseAutoEncoder(
     # Rows of the training data reconstructed to check for a collapse.
     _collapse_check_rows = 1024
 
-    def _warn_if_collapsed(self, inputs, target):
-        """Warn with ``ConvergenceWarning`` when training ended at a constant predictor."""
+    def _collapse_messages(self, inputs, target) -> list[str]:
+        """What to tell the user when training ended at a constant predictor (else ``[]``)."""
         rows = self._training_rows(len(target), self._collapse_check_rows)
         module = self.net_.module_
 
@@ -665,25 +637,16 @@ class BaseAutoEncoder(
             out = module(x)
             return (out[0] if isinstance(out, tuple) else out).reshape(len(x), -1)
 
-        target_rows = _take_rows(target, rows)
+        target_rows = _engine.take_rows(target, rows)
         input_rows = (
-            self._judged_input(target_rows) if inputs is target else _take_rows(inputs, rows)
+            self._judged_input(target_rows) if inputs is target else _engine.take_rows(inputs, rows)
         )
         target = np.asarray(target_rows, dtype=np.float64)
-        model_error = float(
-            sample_errors(self._apply(reconstruct, input_rows, np.float64), target).mean()
-        )
+        model_error = float(sample_errors(self._map(reconstruct, input_rows), target).mean())
         mean_error = float(
             sample_errors(np.broadcast_to(target.mean(axis=0), target.shape), target).mean()
         )
-        messages = collapse_messages(model_error, mean_error, self.code_mean_, self.code_std_)
-        if messages:
-            warnings.warn(
-                f"{type(self).__name__} did not learn to reconstruct its data: "
-                + " ".join(messages),
-                ConvergenceWarning,
-                stacklevel=3,
-            )
+        return collapse_messages(model_error, mean_error, self.code_mean_, self.code_std_)
 
     def _judged_input(self, X: np.ndarray) -> np.ndarray:
         """The input a model is judged on for clean rows ``X``: ``X`` itself.
@@ -723,9 +686,7 @@ class BaseAutoEncoder(
         """
         n = len(X)
         rows = self._training_rows(n, self._code_distribution_rows)
-        Z = self._apply(
-            self.net_.module_.encode, X if len(rows) == n else _take_rows(X, rows), np.float64
-        )
+        Z = self._map(self.net_.module_.encode, X if len(rows) == n else _engine.take_rows(X, rows))
         mean, m2 = Z.mean(axis=0), Z.var(axis=0) * n
         count = getattr(self, "_code_count", None)
         if merge and count is not None and len(self.code_mean_) == len(mean):
@@ -739,13 +700,13 @@ class BaseAutoEncoder(
         self.code_std_ = np.sqrt(m2 / n)
         return rows, Z
 
-    def _net_factory(self, X, target, seed, device, *, incremental):
+    def _net_factory(self, X, target, seed, device):
         validation = None
         fraction = self.validation_fraction
         if fraction is None and self.early_stopping:
             fraction = 0.1
         corrupt = self._training_corruption()
-        if fraction is not None and not incremental:
+        if fraction is not None:
             validation = _engine.HoldOutSplit(fraction, seed, corrupt=corrupt)
         callbacks = [*copy.deepcopy(self.callbacks or []), *self._training_callbacks()]
         n_features = X.shape[1]
@@ -763,9 +724,7 @@ class BaseAutoEncoder(
                 batch_size=self.batch_size,
                 shuffle=self.shuffle,
                 validation=validation,
-                early_stopping_patience=(
-                    self.n_iter_no_change if self.early_stopping and not incremental else None
-                ),
+                early_stopping_patience=self.n_iter_no_change if self.early_stopping else None,
                 tol=self.tol,
                 callbacks=callbacks,
                 verbose=self.verbose,
@@ -800,16 +759,22 @@ class BaseAutoEncoder(
     # ------------------------------------------------------------------
     # Inference
     # ------------------------------------------------------------------
-    def _apply(self, fn, X, out_dtype):
-        out = _engine.predict_batches(
-            fn,
-            self.net_.module_,
-            X,
-            batch_size=self.batch_size,
-            device=self.net_.device,
-            precision=getattr(self.net_, "precision", "32"),
+    def _map(self, forward, *arrays, post=None, prepare=None, dtype=np.float64):
+        """Run the fitted network over aligned row arrays: :func:`skae._engine.map_rows`.
+
+        Every inference method goes through here: ``forward`` runs under the
+        net's precision, ``post`` computes per-row results (errors, ELBO
+        terms) in float32 outside it, and memmaps stream block by block.
+        """
+        out = _engine.map_rows(
+            forward,
+            *arrays,
+            module=self.net_.module_,
+            post=post,
+            prepare=prepare,
+            precision=self.net_.precision_,
         )
-        return out.astype(out_dtype, copy=False)
+        return out.astype(dtype, copy=False)
 
     def transform(self, X):
         """Encode ``X`` into the code space.
@@ -826,7 +791,7 @@ class BaseAutoEncoder(
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        return self._apply(self.net_.module_.encode, X, X.dtype)
+        return self._map(self.net_.module_.encode, X, dtype=X.dtype)
 
     def inverse_transform(self, X):
         """Decode codes back into the data space.
@@ -843,7 +808,7 @@ class BaseAutoEncoder(
         """
         check_is_fitted(self)
         Z = self._validate_codes(X)
-        return self._apply(self.net_.module_.decode, Z, Z.dtype)
+        return self._map(self.net_.module_.decode, Z, dtype=Z.dtype)
 
     def _validate_codes(self, Z):
         Z = _check_input_values(lambda Z: check_array(Z, dtype=[np.float64, np.float32]), Z)
@@ -873,8 +838,12 @@ class BaseAutoEncoder(
         return self._reconstruct(self._validate_X(X, reset=False))
 
     def _reconstruct(self, X):
+        return self._map(self._reconstruction, X, dtype=X.dtype)
+
+    def _reconstruction(self, x):
+        """The network's reconstruction of a batch ``x``, flat: ``(len(x), n_outputs)``."""
         module = self.net_.module_
-        return self._apply(lambda x: module.decode(module.encode(x)), X, X.dtype)
+        return module.decode(module.encode(x)).reshape(len(x), -1)
 
     def sample(self, n_samples=1, *, random_state=None):
         """Generate samples by decoding random codes.
@@ -900,7 +869,7 @@ class BaseAutoEncoder(
         if not isinstance(n_samples, Integral) or isinstance(n_samples, bool) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         Z = self._sample_codes(int(n_samples), check_random_state(random_state))
-        return self._apply(self.net_.module_.decode, Z, np.float64)
+        return self._map(self.net_.module_.decode, Z)
 
     def _sample_codes(self, n_samples, random_state):
         mean, std = self._code_distribution()
@@ -923,15 +892,35 @@ class BaseAutoEncoder(
             Negative mean squared error per sample.
         """
         check_is_fitted(self)
+        X, target = self._score_data(X)
+        return -self._errors(X, target, "mse")
+
+    def _score_data(self, X):
+        """Validated ``(input, target)`` of a scoring call; the target is the clean source."""
         X, target = self._split_target(X)
         X = self._validate_X(X, reset=False)
         target = X if target is None else self._validate_X(target, reset=False)
-        if _engine.is_streamed(X) or _engine.is_streamed(target):
-            chunks = _engine.row_chunks(X, target, batch_size=self.batch_size)
-            return np.concatenate(
-                [-sample_errors(self._reconstruct(x), t, "mse") for x, t in chunks]
-            )
-        return -sample_errors(self._reconstruct(X), target, "mse")
+        return X, target
+
+    def _errors(self, inputs, target, kind="mse", corrupt=None):
+        """Mean reconstruction error of each row of ``target`` from network input ``inputs``.
+
+        ``corrupt(index, block)``, when given, turns each block of ``inputs``
+        into what the network sees (a denoiser's judged input), block by
+        block. The error is computed in float64 outside autocast.
+        """
+        same = inputs is target
+
+        def prepare(index, *blocks):
+            x = blocks[0] if corrupt is None else corrupt(index, blocks[0])
+            return x, blocks[-1]
+
+        return self._map(
+            self._reconstruction,
+            *((inputs,) if same else (inputs, target)),
+            post=lambda out, t: per_sample_error(out.double(), t.double(), kind),
+            prepare=prepare,
+        )
 
     def score(self, X, y=None):
         """Negative mean squared reconstruction error (higher is better).

@@ -231,6 +231,12 @@ class ConvAE(ImageInputMixin, BaseAutoEncoder):
         super()._check_data(X, target)
         self._image_shape(X.shape[1])
         self._check_conv_parameters()
+        if self.n_components is None and self.code_activation != "linear":
+            raise ValueError(
+                f"code_activation={self.code_activation!r} is the activation of the dense "
+                "code, and n_components=None gives none (the code is the last feature map); "
+                "set n_components to an int for a dense code, or leave code_activation='linear'."
+            )
         resolve_output_activation(self.output_activation, target, self.loss)
 
     def _build_module(self, n_features, target):

@@ -92,9 +92,9 @@ class DenoisingMixin:
     def _training_corruption(self):
         return self.noise_
 
-    def _judged_input(self, X):
+    def _judged_input(self, X, seed=SCORE_SEED):
         # the task it was trained for: X corrupted, under a fixed seed
-        return self.noise_.apply(X, random_state=SCORE_SEED)
+        return self.noise_.apply(X, random_state=seed)
 
     def denoise(self, X):
         """Return the denoised (reconstructed) ``X``; no corruption is added.
@@ -155,8 +155,9 @@ class DenoisingMixin:
         if split_noisy(X)[1] is not None:
             return super().score(X)
         X = self._validate_X(X, reset=False)
-        residual = self._reconstruct(self._judged_input(X)).astype(np.float64) - X
-        return float(-np.mean(np.square(residual)))
+        # corrupted block by block (block k under SCORE_SEED + k), never whole
+        errors = self._errors(X, X, corrupt=lambda k, x: self._judged_input(x, SCORE_SEED + k))
+        return float(-np.mean(errors))
 
 
 @fill_doc

@@ -284,7 +284,7 @@ class DataParallelNet(_engine.AutoEncoderNet):
     def get_loss(self, y_pred, y_true, X=None, training=False):
         if self._shard is None:
             return super().get_loss(y_pred, y_true, X=X, training=training)
-        loss = self.criterion_(y_pred, y_true)
+        loss = _engine.criterion_loss(self.criterion_, y_pred, y_true, len(self.history))
         terms = getattr(self.criterion_, "terms", None) or {}
         weight = self._loss_weight
         local = torch.tensor(

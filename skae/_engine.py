@@ -51,9 +51,7 @@ from torch.utils.data import Dataset
 __all__ = [
     "AutoEncoderNet",
     "BatchIterator",
-    "autocast",
     "resolve_lr_schedule",
-    "check_precision",
     "column_mean",
     "CriterionWarmup",
     "HoldOutSplit",
@@ -67,9 +65,13 @@ __all__ = [
     "is_streamed",
     "make_net",
     "make_source",
-    "predict_batches",
+    "map_rows",
+    "make_precision",
+    "Precision",
     "resolve_device",
+    "validate_rows",
     "read_rows",
+    "take_rows",
     "row_chunks",
     "seeded",
     "term_scoring",
@@ -132,25 +134,104 @@ def resolve_lr_schedule(lr_schedule: str, callbacks) -> str:
     return lr_schedule
 
 
-# Arithmetic of the forward pass: autocast dtype (None: float32 throughout).
-PRECISIONS = {"32": None, "bf16": torch.bfloat16, "16-mixed": torch.float16}
+class Precision:
+    """The arithmetic of training and inference: one object, chosen once per net.
+
+    Estimators and the training loop never branch on the precision: they
+    call :meth:`autocast` around a module's forward pass (and only there:
+    losses and scores are computed in float32 outside it), :meth:`backward`
+    on a loss, and :meth:`step` to apply an optimizer step. The base class
+    is float32 throughout; :class:`Autocast` adds a reduced-precision
+    forward; :class:`ScaledAutocast` (float16) also scales the loss against
+    underflow and holds the only ``GradScaler``.
+    """
+
+    name = "32"
+
+    def __init__(self, device: torch.device | str = "cpu"):
+        self.device = torch.device(device)
+
+    def autocast(self):
+        """The context a module's forward pass runs in."""
+        return nullcontext()
+
+    def backward(self, loss: torch.Tensor, optimizers) -> None:
+        """Compute the gradients of ``loss``, unscaled by the time this returns."""
+        loss.backward()
+
+    def step(self, optimizer, step_fn) -> None:
+        """Run ``step_fn`` (zero grads, forward, backward) and step ``optimizer``."""
+        if step_fn is None:
+            optimizer.step()
+        else:
+            optimizer.step(step_fn)
 
 
-def check_precision(precision: str, device: torch.device | str) -> None:
-    """Raise ``ValueError`` when ``precision`` cannot run on ``device``."""
-    if precision == "16-mixed" and torch.device(device).type != "cuda":
+class Autocast(Precision):
+    """Forward passes under ``torch.autocast`` in ``dtype``; weights stay float32."""
+
+    def __init__(self, device, dtype: torch.dtype, name: str):
+        super().__init__(device)
+        self.dtype = dtype
+        self.name = name
+
+    def autocast(self):
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+
+class ScaledAutocast(Autocast):
+    """float16 autocast with loss scaling (``torch.amp.GradScaler``'s recipe).
+
+    The scaled loss is backpropagated and the gradients unscaled right away,
+    so callbacks that read or clip gradients (``on_grad_computed``) see their
+    true values; the step is skipped when they are not finite, and the
+    scale is updated after it.
+    """
+
+    def __init__(self, device, dtype: torch.dtype, name: str):
+        super().__init__(device, dtype, name)
+        self.scaler = torch.amp.GradScaler(self.device.type)
+
+    def backward(self, loss, optimizers):
+        self.scaler.scale(loss).backward()
+        for optimizer in optimizers:
+            self.scaler.unscale_(optimizer)
+
+    def step(self, optimizer, step_fn):
+        if step_fn is not None:
+            step_fn()
+        self.scaler.step(optimizer)
+        self.scaler.update()
+
+
+# The precisions by name: the class and the autocast dtype of each.
+PRECISIONS = {
+    "32": (Precision, None),
+    "bf16": (Autocast, torch.bfloat16),
+    "16-mixed": (ScaledAutocast, torch.float16),
+}
+
+
+def make_precision(name: str, device: torch.device | str) -> Precision:
+    """The :class:`Precision` called ``name`` on ``device``.
+
+    Raises ``ValueError`` when ``name`` cannot run on ``device``.
+    """
+    device = torch.device(device)
+    if name == "16-mixed" and device.type != "cuda":
         raise ValueError(
             f"precision='16-mixed' needs a CUDA device, but training runs on {device}; "
             "use precision='bf16' for reduced precision on the CPU, or device='cuda'."
         )
+    cls, dtype = PRECISIONS[name]
+    return cls(device) if dtype is None else cls(device, dtype, name)
 
 
-def autocast(precision: str, device: torch.device | str):
-    """The autocast context of ``precision`` on ``device`` (a no-op for ``"32"``)."""
-    dtype = PRECISIONS[precision]
-    if dtype is None:
-        return nullcontext()
-    return torch.autocast(torch.device(device).type, dtype=dtype)
+def _rows_of(output, n: int):
+    """The first ``n`` rows of a network output (a tensor or a tuple of them)."""
+    if isinstance(output, tuple):
+        return tuple(_rows_of(o, n) for o in output)
+    return output[:n] if isinstance(output, torch.Tensor) else output
 
 
 def _as_float32(output):
@@ -163,20 +244,45 @@ def _as_float32(output):
 
 
 def resolve_device(device: str) -> torch.device:
-    """Turn ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` into a usable device."""
+    """Turn ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"`` into a usable device.
+
+    The one place a device is checked: a device this machine lacks, a CUDA
+    index beyond its GPUs, or a device that holds no data (``"meta"``) is
+    refused with a ``ValueError`` that names the fix.
+    """
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         resolved = torch.device(device)
-    except RuntimeError:
+    except (RuntimeError, TypeError):
         raise ValueError(
             f"device={device!r} is not a torch device; use 'cpu', 'cuda', 'cuda:N' or 'auto'."
         ) from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
+    if resolved.type == "meta":
         raise ValueError(
-            f"device={device!r} was requested but CUDA is not available on this machine; "
-            "use device='auto' to fall back to the CPU, or device='cpu'."
+            f"device={device!r} holds no data (meta tensors have shapes but no values), so "
+            "nothing can be trained on it; use 'cpu', 'cuda' or 'auto'."
         )
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} was requested but CUDA is not available on this machine; "
+                "use device='auto' to fall back to the CPU, or device='cpu'."
+            )
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r} names CUDA device {resolved.index}, but this machine has "
+                f"{torch.cuda.device_count()} (numbered from 0); use 'cuda:0' or 'auto'."
+            )
+    elif resolved.type != "cpu":
+        backend = getattr(torch.backends, resolved.type, None)
+        module = getattr(torch, resolved.type, None)
+        available = getattr(backend, "is_available", None) or getattr(module, "is_available", None)
+        if available is None or not available():
+            raise ValueError(
+                f"device={device!r} was requested but {resolved.type.upper()} is not available "
+                "on this machine; use 'cpu' or 'auto'."
+            )
     return resolved
 
 
@@ -311,6 +417,15 @@ def read_rows(X, rows) -> np.ndarray:
     return block
 
 
+def take_rows(X, rows) -> np.ndarray:
+    """``X[rows]`` (a slice or sorted integers) in memory, any container.
+
+    An in-memory array is indexed as it is (its dtype kept); a memmap is
+    read with :func:`read_rows`, never mapped whole.
+    """
+    return read_rows(X, rows) if is_streamed(X) else X[rows]
+
+
 def block_rows(X, batch_size: int = 1) -> int:
     """Rows per streamed block of ``X``: about ``BLOCK_BYTES``, at least one batch."""
     row_bytes = max(1, 4 * math.prod(X.shape[1:]))
@@ -377,6 +492,40 @@ class StreamedArray(np.memmap):
         if self._range is not None and not args and not kwargs:
             return self.dtype.type(self._range[1])
         return super().max(*args, **kwargs)
+
+
+def validate_rows(X, validate: Callable):
+    """``X`` validated as the rows of a data source, in memory or streamed.
+
+    The one place that tells a memmap from an in-memory array at
+    validation: an in-memory ``X`` goes through ``validate(X,
+    streamed=False)`` (the estimator's scikit-learn checks, which may copy
+    or convert it); a memmap is checked here for its shape and dtype, then
+    ``validate(X, streamed=True)`` checks its feature count without reading
+    it, then its values are checked chunk by chunk (:func:`check_streamed`),
+    never copied whole. Returns the validated array (a memmap as a
+    :class:`StreamedArray`, which knows its range).
+    """
+    if not is_streamed(X):
+        return validate(X, streamed=False)
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected 2D array, got a memmap of shape {X.shape}. Save the data as "
+            "(n_samples, n_features), or reshape the memmap."
+        )
+    if X.dtype not in (np.float32, np.float64):
+        raise ValueError(
+            f"A memmap is streamed as it is, so it must hold float32 or float64 values, "
+            f"not {X.dtype}. Save the data as float32 (e.g. np.lib.format.open_memmap("
+            "path, mode='w+', dtype=np.float32, shape=...)), or pass an in-memory array."
+        )
+    if X.shape[0] < 1 or X.shape[1] < 1:
+        raise ValueError(
+            f"Found array with {X.shape[0]} sample(s) and {X.shape[1]} feature(s) "
+            f"(shape={X.shape}) while a minimum of 1 is required."
+        )
+    validate(X, streamed=True)
+    return check_streamed(X)
 
 
 def check_streamed(X: np.memmap) -> StreamedArray:
@@ -685,32 +834,18 @@ class AutoEncoderNet(NeuralNet):
 
     def initialize(self):
         super().initialize()
-        self.scaler_ = (
-            torch.amp.GradScaler(torch.device(self.device).type)
-            if self.precision == "16-mixed"
-            else None
-        )
+        self.precision_ = make_precision(self.precision, self.device)
         return self
 
     def infer(self, x, **fit_params):
-        with autocast(self.precision, self.device):
+        # autocast wraps the module's forward only; the loss is float32
+        with self.precision_.autocast():
             output = super().infer(x, **fit_params)
         return _as_float32(output)
 
-    def train_step(self, batch, **fit_params):
-        if getattr(self, "scaler_", None) is None:
-            return super().train_step(batch, **fit_params)
-        # float16: backward on the scaled loss, unscale, then a skipped or
-        # applied step and a scale update (torch.amp.GradScaler's recipe).
-        self._zero_grad_optimizer()
-        step = self.train_step_single(batch, **fit_params)
-        self.scaler_.unscale_(self.optimizer_)
-        self.notify(
-            "on_grad_computed", named_parameters=list(self.get_all_learnable_params()), batch=batch
-        )
-        self.scaler_.step(self.optimizer_)
-        self.scaler_.update()
-        return step
+    def _step_optimizer(self, step_fn):
+        for name in self._optimizers:
+            self.precision_.step(getattr(self, name + "_"), step_fn)
 
     def get_dataset(self, X, y=None):
         if isinstance(X, (TensorPair, MemmapSource)):
@@ -754,20 +889,19 @@ class AutoEncoderNet(NeuralNet):
         self.history.record_batch(key, value)
 
     def train_step_single(self, batch, **fit_params):
-        if self.corrupt is not None:
-            Xi, yi = batch
-            batch = (self.corrupt(Xi), yi)
-        if getattr(self, "scaler_", None) is None:
-            return super().train_step_single(batch, **fit_params)
+        # skorch's step, with the training-time corruption of the input and
+        # the precision's backward (loss scaling for float16)
         self._set_training(True)
         Xi, yi = batch
+        if self.corrupt is not None:
+            Xi = self.corrupt(Xi)
         y_pred = self.infer(Xi, **fit_params)
         loss = self.get_loss(y_pred, yi, X=Xi, training=True)
-        self.scaler_.scale(loss).backward()
+        self.precision_.backward(loss, [getattr(self, f"{name}_") for name in self._optimizers])
         return {"loss": loss, "y_pred": y_pred}
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        loss = self.criterion_(y_pred, y_true)
+        loss = criterion_loss(self.criterion_, y_pred, y_true, len(self.history))
         terms = getattr(self.criterion_, "terms", None)
         if terms:
             prefix = "train" if training else "valid"
@@ -801,6 +935,25 @@ class AutoEncoderNet(NeuralNet):
             value = self.__dict__.get(name)
             if isinstance(value, str) and value == self._SAME_AS_INITIALIZED:
                 self.__dict__[name] = getattr(self, f"{name}_")
+
+
+def criterion_loss(criterion, y_pred, y_true, epoch: int) -> torch.Tensor:
+    """``criterion(y_pred, y_true)``, with divergence told as skae tells it.
+
+    A network whose weights blew up outputs NaN, which torch's binary
+    cross-entropy refuses with its own range error; the user gets skae's
+    "Training diverged" advice instead (the fit then changes nothing).
+    """
+    try:
+        return criterion(y_pred, y_true)
+    except RuntimeError as error:
+        if "input should be between 0 and 1" not in str(error):
+            raise
+        raise ValueError(
+            f"Training diverged: the network's output became NaN in epoch {epoch}, where "
+            "binary cross-entropy cannot be computed. Lower lr, scale the input (e.g. "
+            "StandardScaler), or use a bounded output_activation."
+        ) from None
 
 
 class _Pending:
@@ -956,8 +1109,13 @@ def train(
     *,
     epochs: int,
     seed: int,
+    validate: bool = True,
 ) -> AutoEncoderNet:
     """Train for ``epochs`` epochs under ``seed``; return the trained net.
+
+    ``validate=False`` trains this call without the net's validation split
+    (``partial_fit``): the split, and early stopping with it, apply per call,
+    never baked into the net.
 
     ``net`` is either an initialised net to continue, or a zero-argument
     factory that builds a new one. The factory runs inside the seeded block,
@@ -977,51 +1135,105 @@ def train(
         if not isinstance(net, AutoEncoderNet):
             net = net()
             net.initialize()
-        net.partial_fit(data, None, epochs=epochs)
+        split = net.train_split
+        net.train_split = split if validate else None
+        try:
+            net.partial_fit(data, None, epochs=epochs)
+        finally:
+            net.train_split = split
     if net.interrupted and len(net.history):
         net.history.pop()
     net._set_training(False)
     return net
 
 
-@torch.no_grad()
-def predict_batches(
-    fn: Callable[[torch.Tensor], torch.Tensor],
-    module: torch.nn.Module,
-    X: np.ndarray,
-    *,
-    batch_size: int,
-    device: torch.device | str,
-    precision: str = "32",
-) -> np.ndarray:
-    """Apply ``fn`` to ``X`` in evaluation mode, batch by batch, as a numpy array.
+def _post_tensor(block: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A block that ``post`` compares with (a target): float64 kept where the device has it."""
+    keep = block.dtype == np.float64 and device.type != "mps"
+    block = np.require(block, dtype=np.float64 if keep else np.float32, requirements=["C", "W"])
+    return torch.from_numpy(block).to(device)
 
-    Every batch has exactly ``batch_size`` rows (the last one is padded with
-    zeros and the padding dropped from the output): matrix kernels choose
-    their summation order by the number of rows, so a fixed batch shape makes
-    each sample's output independent of how many samples it came with.
+
+# Inference batches: about INFERENCE_BYTES of input rows, at most
+# INFERENCE_ROWS rows, whatever the training batch_size. The bound keeps a
+# padded one-row call cheap and the activations of a convolutional network
+# on large images in memory (a 256x256 photo is 0.8 MB a row, its first
+# feature maps far more).
+INFERENCE_BYTES = 2**19
+INFERENCE_ROWS = 1024
+
+
+def inference_rows(X) -> int:
+    """Rows of one inference batch over ``X``: set by its row size, at most a block."""
+    row_bytes = max(1, 4 * math.prod(X.shape[1:]))
+    return int(min(INFERENCE_ROWS, max(1, INFERENCE_BYTES // row_bytes), block_rows(X)))
+
+
+@torch.no_grad()
+def map_rows(
+    forward: Callable,
+    *arrays,
+    module: torch.nn.Module,
+    post: Callable | None = None,
+    prepare: Callable | None = None,
+    precision: Precision,
+    batch_rows: int | None = None,
+) -> np.ndarray:
+    """The one inference primitive: ``post(forward(x), *rest)`` over aligned row arrays.
+
+    ``arrays`` are aligned in their rows (numpy arrays or memmaps); they are
+    read in blocks of about ``BLOCK_BYTES`` of the first (a memmap one block
+    at a time, never whole). ``prepare(index, *blocks)``, when given, turns
+    the numpy blocks (``index`` counts them from 0) into the arrays the
+    network sees: a corruption or a one-hot label appended block by block,
+    never to the whole data. The first prepared array is the network input;
+    the others go to ``post`` alongside.
+
+    ``forward`` runs under the precision's autocast and only it; its output
+    is cast to float32, and ``post`` (losses, ELBO terms, per-sample errors)
+    runs in float32 outside autocast. Every batch has the one shape of
+    ``batch_rows`` rows (default :func:`inference_rows` of the first array,
+    set by the row size alone, never by the training ``batch_size``); the
+    last one is padded with zeros, the padding dropped before ``post``.
+    Matrix kernels choose their summation order by the number of rows, so
+    one batch shape makes each row's output independent of the rows it
+    comes with, bit for bit; the padding is bounded by about
+    ``INFERENCE_BYTES`` of input, so one row costs milliseconds.
+    Results stay on the device until a block is done, then come back to
+    the host in one copy, so no batch waits for the device.
 
     Inference mutates nothing shared, so threads may call it at once on one
     module: :func:`train` leaves modules in evaluation mode, and a module
     found in training mode is switched to evaluation mode for good, never
     back (training sets its own mode).
 
-    A memmap ``X`` is read one block at a time (:func:`row_chunks`), never
-    whole; only the output is held in memory.
+    Returns the float32 (or, for ``post``'s non-float results, their own
+    dtype) numpy concatenation of the per-row results.
     """
     if module.training:
         module.eval()
-    batch_size = int(batch_size)
-    chunks = row_chunks(X, batch_size=batch_size) if is_streamed(X) else [(X,)]
+    device = precision.device
+    rows = inference_rows(arrays[0]) if batch_rows is None else max(1, int(batch_rows))
     outputs = []
-    for (chunk,) in chunks:
-        Xt = to_tensor(chunk, "cpu")
-        for start in range(0, len(Xt), batch_size):
-            batch = Xt[start : start + batch_size]
+    for index, blocks in enumerate(row_chunks(*arrays, batch_size=rows)):
+        if prepare is not None:
+            blocks = prepare(index, *blocks)
+        first = to_tensor(blocks[0], device)
+        rest = [_post_tensor(block, device) for block in blocks[1:]]
+        results = []
+        for start in range(0, len(first), rows):
+            batch = first[start : start + rows]
             n = len(batch)
-            if n < batch_size:
-                batch = torch.cat([batch, batch.new_zeros((batch_size - n, *batch.shape[1:]))])
-            with autocast(precision, device):
-                out = fn(batch.to(device))
-            outputs.append(out[:n].float().cpu())
-    return torch.cat(outputs).numpy()
+            if n < rows:  # the one batch shape: a row's output never depends on its batch
+                batch = torch.cat([batch, batch.new_zeros((rows - n, *batch.shape[1:]))])
+            with precision.autocast():
+                out = forward(batch)
+            out = _rows_of(_as_float32(out), n)
+            if post is not None:
+                out = post(out, *(t[start : start + rows] for t in rest))
+            results.append(out)
+        if results:
+            outputs.append(torch.cat(results).cpu().numpy())
+    if not outputs:
+        return np.empty((0,), dtype=np.float32)
+    return np.concatenate(outputs)

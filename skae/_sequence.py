@@ -200,6 +200,12 @@ class SeqAE(BaseAutoEncoder):
     def _check_data(self, X, target):
         super()._check_data(X, target)
         self._sequence_shape(X.shape[1])
+        if self.dropout and self.num_layers == 1:
+            raise ValueError(
+                f"dropout={self.dropout!r} drops between stacked recurrent layers, and "
+                "num_layers=1 has none to drop between; set num_layers=2 or more, or "
+                "dropout=0."
+            )
         resolve_output_activation(self.output_activation, target, self.loss)
 
     def _build_module(self, n_features, target):

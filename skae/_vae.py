@@ -18,11 +18,17 @@ from sklearn.utils.validation import (
 
 from . import _engine
 from ._autoencoder import check_hidden_layer_sizes, resolve_output_activation, start_at_mean
-from ._base import BaseAutoEncoder
+from ._base import BaseAutoEncoder, _same
 from ._conv import ImageInputMixin
 from ._docstrings import fill_doc
 from .modules.dense import ACTIVATIONS
-from .modules.losses import NLL_CONSTANT, VAELoss, gaussian_kl, reconstruction_error
+from .modules.losses import (
+    NLL_CONSTANT,
+    VAELoss,
+    gaussian_kl,
+    per_sample_error,
+    reconstruction_error,
+)
 from .modules.variational import conv_vae_module, dense_vae_module
 
 __all__ = ["CVAE", "VAE"]
@@ -92,8 +98,9 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
     backbone : {"dense", "conv"}, default="dense"
         Dense layers (``hidden_layer_sizes``) or convolutions (``channels``,
         ``kernel_size``, ``downsample``, ``upsample``) followed by the dense
-        ``hidden_layer_sizes`` around the code; the dense backbone ignores
-        the convolution parameters.
+        ``hidden_layer_sizes`` around the code; the dense backbone has no
+        convolutions, and refuses convolution parameters set away from their
+        defaults rather than ignoring them.
     hidden_layer_sizes : "auto", int or tuple of int, default="auto"
         Widths of the encoder's dense hidden layers (after the convolutions
         with ``backbone="conv"``); the decoder uses them in reverse. ``()``
@@ -266,6 +273,19 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
         super()._check_data(X, target)
         if self.backbone == "conv":
             self._check_conv_parameters()
+        else:
+            defaults = type(self)().get_params(deep=False)
+            unused = [
+                name
+                for name in ("channels", "kernel_size", "downsample", "upsample")
+                if not _same(getattr(self, name), defaults[name])
+            ]
+            if unused:
+                raise ValueError(
+                    f"{unused[0]}={getattr(self, unused[0])!r} sets the convolutions of "
+                    "backbone='conv', and backbone='dense' has none; pass backbone='conv' "
+                    f"(with image_shape) to use it, or leave {unused[0]} at its default."
+                )
         self._hidden_layer_sizes()
         self._image_shape(X.shape[1])
         resolve_output_activation(self.output_activation, target, self.loss)
@@ -333,27 +353,34 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
     # ------------------------------------------------------------------
     # Scoring
     # ------------------------------------------------------------------
-    def _elbo(self, inputs, target):
-        """Per-sample ELBO of ``target`` given the network input ``inputs``."""
-        module = self.net_.module_
-        n_target = target.shape[1]
+    def _elbo(self, X, target, label=None):
+        """Per-sample ELBO of ``target`` given the data ``X``.
+
+        ``label`` (CVAE) is the class index the decoder is conditioned on:
+        one for every row, or an array aligned with the rows. Its one-hot
+        columns are appended to each block of ``X`` as it is read, never to
+        the whole data. The ELBO is computed in float32 outside autocast.
+        """
         kind = self.loss_
-        constant = n_target * NLL_CONSTANT[kind]
+        constant = target.shape[1] * NLL_CONSTANT[kind]
 
-        def elbo(batch):
-            x, t = batch[:, :-n_target], batch[:, -n_target:]
-            recon, mu, logvar = module(x)
-            nll = reconstruction_error(recon, t, kind).sum(dim=1) + constant
-            return -(nll + gaussian_kl(mu, logvar))[:, None]
+        def elbo(out, t):
+            recon, mu, logvar = out
+            nll = reconstruction_error(recon, t.float(), kind).sum(dim=1) + constant
+            return -(nll + gaussian_kl(mu, logvar))
 
-        stacked = np.hstack([inputs, target])
-        return self._apply(elbo, stacked, np.float64)[:, 0]
+        arrays = [X] if target is X else [X, target]
+        aligned = label is not None and np.ndim(label) > 0
+        if aligned:
+            arrays.append(np.asarray(label))
 
-    def _score_data(self, X):
-        X, target = self._split_target(X)
-        X = self._validate_X(X, reset=False)
-        target = X if target is None else self._validate_X(target, reset=False)
-        return X, target
+        def prepare(index, x, *rest):
+            t = rest[0] if target is not X else x
+            if label is not None:
+                x = np.hstack([x, self._one_hot_index(rest[-1] if aligned else label, len(x))])
+            return x, t
+
+        return self._map(self.net_.module_, *arrays, post=elbo, prepare=prepare)
 
     def score_samples(self, X):
         """Per-sample evidence lower bound (ELBO), higher for more likely samples.
@@ -539,7 +566,8 @@ class CVAE(VAE):
         self.class_prior_ = self._class_counts / self._class_counts.sum()
         return np.hstack([X, one_hot])
 
-    def _one_hot(self, y, dtype=np.float64):
+    def _label_index(self, y):
+        """Index in ``classes_`` of each label of ``y``; unseen labels are refused."""
         y = np.asarray(y)
         known = np.isin(y, self.classes_)
         if not known.all():
@@ -549,8 +577,14 @@ class CVAE(VAE):
                 f"the known labels are classes_={self.classes_.tolist()}. With partial_fit, "
                 "pass every label as classes=... on the first call."
             )
-        index = np.searchsorted(self.classes_, y)
-        return np.eye(len(self.classes_), dtype=dtype)[index]
+        return np.searchsorted(self.classes_, y)
+
+    def _one_hot(self, y, dtype=np.float64):
+        return self._one_hot_index(self._label_index(y), len(y), dtype)
+
+    def _one_hot_index(self, index, n, dtype=np.float32):
+        """One-hot rows of class ``index`` (one index, or one per row) for ``n`` rows."""
+        return np.eye(len(self.classes_), dtype=dtype)[np.broadcast_to(index, (n,))]
 
     def _labels(self, y, n_samples):
         """``y`` as ``n_samples`` labels: a scalar is repeated."""
@@ -663,8 +697,12 @@ class CVAE(VAE):
     # ------------------------------------------------------------------
     def _decode_with_labels(self, Z, labels):
         Z = np.asarray(Z, dtype=np.float64)
-        stacked = np.hstack([Z, self._one_hot(labels)])
-        return self._apply(self.net_.module_.decode, stacked, np.float64)
+        return self._map(
+            self.net_.module_.decode,
+            Z,
+            self._label_index(labels),
+            prepare=lambda index, z, label: (np.hstack([z, self._one_hot_index(label, len(z))]),),
+        )
 
     def inverse_transform(self, X, y=None):
         """Decode codes of class ``y`` back into the data space.
@@ -724,7 +762,7 @@ class CVAE(VAE):
             labels = self.classes_[rng.choice(len(self.classes_), n_samples, p=self.class_prior_)]
         else:
             labels = self._labels(y, n_samples)
-        index = np.argmax(self._one_hot(labels), axis=1)
+        index = self._label_index(labels)
         # a symmetric square root of each covariance (eigenvalues clipped at 0)
         values, vectors = np.linalg.eigh(self.class_code_cov_)
         roots = vectors * np.sqrt(np.clip(values, 0, None))[:, None, :]
@@ -736,13 +774,25 @@ class CVAE(VAE):
     # ------------------------------------------------------------------
     def _class_elbos(self, X, target):
         """ELBO of every sample under every class: shape (n_samples, n_classes)."""
-        n = len(X)
-        return np.column_stack(
-            [
-                self._elbo(np.hstack([X, self._one_hot(np.full(n, c))]), target)
-                for c in self.classes_
-            ]
+        return np.column_stack([self._elbo(X, target, k) for k in range(len(self.classes_))])
+
+    def _errors(self, inputs, target, kind="mse", corrupt=None):
+        # decoded under the class each sample is most likely in, as reconstruct
+        module = self.net_.module_
+        labels = self._likeliest_class(inputs)
+        return self._map(
+            lambda xy: module(xy)[0],
+            *((inputs, labels) if target is inputs else (inputs, target, labels)),
+            post=lambda out, t: per_sample_error(out.double(), t.double(), kind),
+            prepare=lambda k, x, *rest: (
+                np.hstack([x, self._one_hot_index(rest[-1], len(x))]),
+                rest[0] if target is not inputs else x,
+            ),
         )
+
+    def _likeliest_class(self, X):
+        """Index of the class under which each sample is most likely (ELBO plus log prior)."""
+        return (self._class_elbos(X, X) + np.log(self.class_prior_)).argmax(axis=1)
 
     def score_samples(self, X, y=None):
         """Per-sample ELBO, with or without the labels.
@@ -768,8 +818,7 @@ class CVAE(VAE):
         check_is_fitted(self)
         X, target = self._score_data(X)
         if y is not None:
-            labels = self._labels(y, len(X))
-            return self._elbo(np.hstack([X, self._one_hot(labels, X.dtype)]), target)
+            return self._elbo(X, target, self._label_index(self._labels(y, len(X))))
         joint = self._class_elbos(X, target) + np.log(self.class_prior_)
         top = joint.max(axis=1)
         return top + np.log(np.exp(joint - top[:, None]).sum(axis=1))
@@ -810,11 +859,10 @@ class CVAE(VAE):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         if y is None:
-            joint = self._class_elbos(X, X) + np.log(self.class_prior_)
-            labels = self.classes_[joint.argmax(axis=1)]
+            labels = self.classes_[self._likeliest_class(X)]
         else:
             labels = self._labels(y, len(X))
-        Z = self._apply(self.net_.module_.encode, X, np.float64)
+        Z = self._map(self.net_.module_.encode, X)
         return self._decode_with_labels(Z, labels).astype(X.dtype, copy=False)
 
     def __sklearn_tags__(self):

@@ -451,7 +451,6 @@ class _Reader:
                 None,
                 int(est._seed),
                 device,
-                incremental=False,
             )
             with _engine.seeded(int(est._seed), device):
                 net = factory()

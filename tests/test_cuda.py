@@ -54,7 +54,7 @@ def test_precision_modes(X, precision):
     est = AutoEncoder(device="cuda", precision=precision, **FAST).fit(X)
     assert np.isfinite(est.loss_curve_).all()
     assert est.loss_curve_[-1] < est.loss_curve_[0]
-    assert (est.net_.scaler_ is not None) == (precision == "16-mixed")
+    assert isinstance(est.net_.precision_, _engine.ScaledAutocast) == (precision == "16-mixed")
     assert np.isfinite(est.transform(X)).all()
 
 

@@ -1,0 +1,254 @@
+"""The core: one inference primitive, per-call fit settings, one precision object.
+
+Regression tests of defects found in the core's structure: streamed scoring
+that copied the file, loss code under autocast, a fit mode baked into the
+net, a loaded model that could not continue, an interruption after
+training, a raw torch error on divergence, and parameters silently ignored.
+"""
+
+import os
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.exceptions import ConvergenceWarning
+
+import skae
+from skae import (
+    CVAE,
+    VAE,
+    AutoEncoder,
+    ConvAE,
+    ConvDenoisingAE,
+    DenoisingAE,
+    NoiseAugmenter,
+    SeqAE,
+    _engine,
+)
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+N_ROWS, N_FEATURES = 6000, 256  # 6 MiB of float32: 24 blocks of the test's size
+BLOCK = 256 * 2**10
+
+
+@pytest.fixture(scope="module")
+def data_file(tmp_path_factory):
+    rng = np.random.RandomState(0)
+    X = rng.rand(N_ROWS, N_FEATURES).astype(np.float32)
+    path = tmp_path_factory.mktemp("core") / "X.npy"
+    np.save(path, X)
+    return path, X, rng.randint(0, 3, N_ROWS)
+
+
+FAMILIES = {
+    "AutoEncoder": lambda: AutoEncoder(4, hidden_layer_sizes=(16,)),
+    "VAE": lambda: VAE(4, hidden_layer_sizes=(16,)),
+    "conv VAE": lambda: VAE(
+        4, backbone="conv", image_shape=(16, 16), channels=(4,), hidden_layer_sizes=(8,)
+    ),
+    "CVAE": lambda: CVAE(4, hidden_layer_sizes=(16,)),
+    "DenoisingAE": lambda: DenoisingAE(4, hidden_layer_sizes=(16,)),
+    "ConvDenoisingAE": lambda: ConvDenoisingAE(image_shape=(16, 16), channels=(4,)),
+    "SeqAE": lambda: SeqAE(4, sequence_shape=(16, 16), hidden_size=8),
+}
+METHODS = {
+    "AutoEncoder": ["score", "score_samples", "transform"],
+    "VAE": ["score", "score_samples", "transform"],
+    "conv VAE": ["score", "score_samples", "transform"],
+    "CVAE": ["score", "score_samples", "score_samples_y", "transform"],
+    "DenoisingAE": ["score", "score_samples", "transform", "denoise"],
+    "ConvDenoisingAE": ["score", "denoise"],
+    "SeqAE": ["score", "score_samples", "transform"],
+}
+CASES = [(family, method) for family, methods in METHODS.items() for method in methods]
+
+
+@pytest.mark.parametrize(("family", "method"), CASES, ids=[f"{f}-{m}" for f, m in CASES])
+def test_inference_on_a_memmap_holds_a_few_blocks(monkeypatch, data_file, family, method):
+    path, X, y = data_file
+    est = FAMILIES[family]().set_params(max_epochs=1, batch_size=64, random_state=0)
+    est.fit(X[:300], y[:300]) if family == "CVAE" else est.fit(X[:300])
+    monkeypatch.setattr(_engine, "BLOCK_BYTES", BLOCK)
+    mm = np.load(path, mmap_mode="r")
+    call = {
+        "score_samples_y": lambda: est.score_samples(mm, y),
+        "score": (lambda: est.score(mm, y)) if family == "CVAE" else (lambda: est.score(mm)),
+    }.get(method, lambda: getattr(est, method)(mm))
+    expected = {
+        "score_samples_y": lambda: est.score_samples(X, y),
+        "score": (lambda: est.score(X, y)) if family == "CVAE" else (lambda: est.score(X)),
+    }.get(method, lambda: getattr(est, method)(X))()
+    tracemalloc.start()
+    try:
+        out = call()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # the same numbers as in memory, from a few blocks plus the output
+    np.testing.assert_array_equal(out, expected)
+    output = np.asarray(out).nbytes
+    assert peak < 8 * BLOCK + 2 * output, (
+        f"{family}.{method} on a {mm.nbytes / 2**20:.0f} MiB memmap peaked at "
+        f"{peak / 2**20:.1f} MiB of numpy memory"
+    )
+
+
+def test_losses_run_outside_autocast():
+    # autocast wraps the module's forward only; post (losses, ELBO) is float32
+    module = torch.nn.Linear(4, 4)
+    seen = {}
+
+    def forward(x):
+        seen["forward"] = torch.is_autocast_enabled("cpu")
+        return module(x)
+
+    def post(out, target):
+        seen["post"] = torch.is_autocast_enabled("cpu")
+        seen["dtype"] = out.dtype
+        return (out - target).square().mean(dim=1)
+
+    X = np.random.RandomState(0).rand(10, 4).astype(np.float32)
+    precision = _engine.make_precision("bf16", "cpu")
+    errors = _engine.map_rows(forward, X, X, module=module, post=post, precision=precision)
+    assert seen == {"forward": True, "post": False, "dtype": torch.float32}
+    assert errors.shape == (10,)
+
+
+@pytest.mark.parametrize("family", ["VAE", "CVAE", "DenoisingAE"])
+def test_bf16_scores_are_finite_and_close_to_float32(digits, family):
+    X, y = digits
+    est = FAMILIES[family]().set_params(max_epochs=2, random_state=0)
+    bf16 = FAMILIES[family]().set_params(max_epochs=2, random_state=0, precision="bf16")
+    args = (X[:400], y[:400]) if family == "CVAE" else (X[:400],)
+    est.fit(*args)
+    bf16.fit(*args)
+    a, b = est.score(*args), bf16.score(*args)
+    assert np.isfinite(b)
+    assert abs(a - b) < 0.1 * abs(a)
+
+
+def test_precision_is_one_object_per_net(digits):
+    X, _ = digits
+    est = AutoEncoder(2, max_epochs=1, precision="bf16", random_state=0).fit(X[:100])
+    precision = est.net_.precision_
+    assert isinstance(precision, _engine.Autocast)
+    assert precision.dtype == torch.bfloat16
+    assert not isinstance(precision, _engine.ScaledAutocast)  # only float16 scales
+    assert type(_engine.make_precision("32", "cpu")) is _engine.Precision
+    with pytest.raises(ValueError, match="'16-mixed' needs a CUDA device"):
+        _engine.make_precision("16-mixed", "cpu")
+
+
+@pytest.mark.parametrize("batch_size", [1, 64, 1_000_000])
+def test_inference_batches_do_not_depend_on_the_training_batch_size(digits, batch_size):
+    X, _ = digits
+    est = AutoEncoder(2, hidden_layer_sizes=(8,), max_epochs=1, batch_size=batch_size)
+    est.set_params(random_state=0).fit(X[:200])
+    shapes = []
+    encoder = est.net_.module_.encoder
+    hook = encoder.register_forward_pre_hook(lambda m, args: shapes.append(len(args[0])))
+    try:
+        est.transform(X[:1])
+        est.score_samples(X[:3])
+    finally:
+        hook.remove()
+    assert shapes == [_engine.inference_rows(X)] * 2
+
+
+def test_early_stopping_applies_to_a_fit_after_partial_fit(digits):
+    X, _ = digits
+    est = AutoEncoder(
+        2,
+        hidden_layer_sizes=(8,),
+        early_stopping=True,
+        n_iter_no_change=1,
+        tol=1e9,  # no epoch ever improves by this much: stop after the patience
+        warm_start=True,
+        max_epochs=30,
+        random_state=0,
+    )
+    est.partial_fit(X)
+    assert "valid_loss" not in est.net_.history[-1]
+    est.fit(X)
+    assert "valid_loss" in est.net_.history[-1]
+    assert est.n_iter_ == 1 + 2  # the partial_fit epoch, then stopped early
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: AutoEncoder(2, max_epochs=1, random_state=np.random.RandomState(0)),
+        lambda: DenoisingAE(
+            2, noise=NoiseAugmenter("masking", level=0.2), max_epochs=1, random_state=0
+        ),
+    ],
+    ids=["random_state_object", "noise_augmenter"],
+)
+def test_a_loaded_model_continues_training(tmp_path, digits, make):
+    X, _ = digits
+    path = os.fspath(tmp_path / "model.skae")
+    make().fit(X).save(path)
+    loaded = skae.load(path)
+    loaded.partial_fit(X)
+    assert loaded.n_iter_ == 2
+    warm = skae.load(path).set_params(warm_start=True)
+    warm.fit(X)
+    assert warm.n_iter_ == 2
+
+
+def test_interrupt_after_training_leaves_the_model_as_it_was(
+    monkeypatch, digits, state_of, assert_same_state
+):
+    X, _ = digits
+    est = AutoEncoder(2, hidden_layer_sizes=(8,), max_epochs=2, random_state=0).fit(X)
+    before = state_of(est)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(AutoEncoder, "_collapse_messages", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(X)
+    assert_same_state(before, state_of(est))
+
+
+def test_divergence_with_binary_cross_entropy_says_what_to_do(digits, state_of, assert_same_state):
+    X, _ = digits
+    est = VAE(2, hidden_layer_sizes=(16,), max_epochs=1, random_state=0).fit(X)
+    assert est.loss_ == "bce"
+    est.set_params(optimizer="sgd", lr=1e4, max_epochs=3)
+    before = state_of(est)
+    with pytest.raises(ValueError, match="Training diverged.*Lower lr"):
+        est.fit(X)
+    assert_same_state(before, state_of(est))
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: VAE(2, kernel_size=5), "kernel_size=5 sets the convolutions of backbone='conv'"),
+        (lambda: VAE(2, channels=(7, 7)), "channels=\\(7, 7\\) sets the convolutions"),
+        (lambda: SeqAE(2, dropout=0.5), "num_layers=1 has none to drop between"),
+        (
+            lambda: ConvAE(code_activation="tanh", image_shape=(8, 8)),
+            "n_components=None gives none",
+        ),
+    ],
+    ids=["vae_kernel_size", "vae_channels", "seq_dropout", "conv_code_activation"],
+)
+def test_parameters_that_would_do_nothing_are_refused(digits, make, match):
+    X, _ = digits
+    with pytest.raises(ValueError, match=match):
+        make().set_params(max_epochs=1).fit(X)
+
+
+def test_the_parameters_that_do_something_still_fit(digits):
+    X, _ = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        SeqAE(2, dropout=0.5, num_layers=2, max_epochs=1, random_state=0).fit(X[:50])
+        ConvAE(4, code_activation="tanh", image_shape=(8, 8), max_epochs=1).fit(X[:50])
+        VAE(2, backbone="conv", image_shape=(8, 8), kernel_size=5, max_epochs=1).fit(X[:50])
