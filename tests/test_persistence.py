@@ -8,6 +8,7 @@ import pickle
 import warnings
 import zipfile
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from sklearn.base import BaseEstimator
+from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -697,3 +699,28 @@ def test_pandas_output_and_feature_names_round_trip(tmp_path):
     assert_same(est.feature_names_in_, loaded.feature_names_in_)
     pd.testing.assert_frame_equal(loaded.transform(frame), est.transform(frame))
     assert list(loaded.get_feature_names_out()) == ["autoencoder0", "autoencoder1"]
+
+
+# ----------------------------------------------------------------------
+# Files written by earlier versions keep loading
+# ----------------------------------------------------------------------
+FORMAT1 = Path(__file__).parent / "data" / "format1"
+
+
+@pytest.mark.parametrize("path", sorted(FORMAT1.glob("*.skae")), ids=lambda p: p.stem)
+def test_format1_files_load_with_identical_outputs(path):
+    """Files written by skae 0.1.0 (``tests/data/write_format1_files.py``)."""
+    X_check = load_digits().data[60:72] / 16.0
+    expected = np.load(FORMAT1 / "expected.npz")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", VersionMismatchWarning)
+        model = skae.load(path)
+    keys = [key for key in expected.files if key.startswith(f"{path.stem}/")]
+    assert keys
+    for key in keys:
+        method = key.split("/")[1]
+        if method == "inverse_transform":
+            got = model.inverse_transform(model.transform(X_check))
+        else:
+            got = getattr(model, method)(X_check)
+        np.testing.assert_array_equal(got, expected[key], strict=True, err_msg=key)
