@@ -8,9 +8,9 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._autoencoder import _ACTIVATION_OPTIONS, resolve_output_activation
 from ._base import BaseAutoEncoder
 from ._docstrings import fill_doc
+from ._shared import ACTIVATION_OPTIONS, resolve_output_activation
 from .modules.dense import ACTIVATIONS
 from .modules.recurrent import CELLS, RecurrentAutoEncoderModule
 
@@ -92,7 +92,7 @@ class SeqAE(BaseAutoEncoder):
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
         "num_layers": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
-        "code_activation": [_ACTIVATION_OPTIONS],
+        "code_activation": [ACTIVATION_OPTIONS],
         "output_activation": [StrOptions({"auto", *ACTIVATIONS})],
     }
 

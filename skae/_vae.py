@@ -17,10 +17,14 @@ from sklearn.utils.validation import (
 )
 
 from . import _engine
-from ._autoencoder import check_hidden_layer_sizes, resolve_output_activation, start_at_mean
 from ._base import BaseAutoEncoder
-from ._conv import ImageInputMixin
 from ._docstrings import fill_doc
+from ._shared import (
+    ImageInputMixin,
+    check_hidden_layer_sizes,
+    resolve_output_activation,
+    start_at_mean,
+)
 from .modules.dense import ACTIVATIONS
 from .modules.losses import NLL_CONSTANT, VAELoss, gaussian_kl, reconstruction_error
 from .modules.variational import conv_vae_module, dense_vae_module
