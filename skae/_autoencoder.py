@@ -142,10 +142,12 @@ class AutoEncoder(BaseAutoEncoder):
     # The torch module built by fit; a subclass may swap in a variant.
     _module_class = DenseAutoEncoderModule
 
-    def _build_module(self, n_features, target):
+    def _resolve_plan(self, n_features, target):
         self.output_activation_ = resolve_output_activation(
             self.output_activation, target, self.loss
         )
+
+    def _build_module(self, n_features, target):
         module = self._module_class(
             n_features,
             self.n_components,

@@ -153,11 +153,13 @@ class ConvAE(ImageInputMixin, BaseAutoEncoder):
         self._check_conv_parameters()
         resolve_output_activation(self.output_activation, target, self.loss)
 
-    def _build_module(self, n_features, target):
+    def _resolve_plan(self, n_features, target):
         self.image_shape_ = self._image_shape(n_features)
         self.output_activation_ = resolve_output_activation(
             self.output_activation, target, self.loss
         )
+
+    def _build_module(self, n_features, target):
         module = ConvAutoEncoderModule(
             self.image_shape_,
             self._check_conv_parameters(),

@@ -202,11 +202,13 @@ class SeqAE(BaseAutoEncoder):
         self._sequence_shape(X.shape[1])
         resolve_output_activation(self.output_activation, target, self.loss)
 
-    def _build_module(self, n_features, target):
+    def _resolve_plan(self, n_features, target):
         self.sequence_shape_ = self._sequence_shape(n_features)
         self.output_activation_ = resolve_output_activation(
             self.output_activation, target, self.loss
         )
+
+    def _build_module(self, n_features, target):
         return RecurrentAutoEncoderModule(
             self.sequence_shape_,
             self.n_components,

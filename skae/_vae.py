@@ -283,7 +283,7 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
     def _n_classes(self) -> int:
         return 0
 
-    def _build_module(self, n_features, target):
+    def _resolve_plan(self, n_features, target):
         self.output_activation_ = resolve_output_activation(
             self.output_activation, target, self.loss
         )
@@ -292,6 +292,8 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
             if self.backbone == "dense" and self.image_shape is None
             else self._image_shape(n_features)
         )
+
+    def _build_module(self, n_features, target):
         if self.backbone == "conv":
             module = conv_vae_module(
                 self.image_shape_,

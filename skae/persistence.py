@@ -39,7 +39,6 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, StandardScaler
 from skorch.history import History
 
-from . import _engine
 from ._anomaly import AutoEncoderOutlierDetector
 from ._augment import NoiseAugmenter
 from ._autoencoder import AutoEncoder
@@ -211,7 +210,7 @@ class _Writer:
                 continue
             at = f"{where}.{name}" if where else name
             if name == "net_":
-                state[name] = self._net(value)
+                state[name] = self._net(est._get_net_state())
             elif name in _PARAMETER_SNAPSHOTS and type(value) is dict:
                 snapshot = self._params(est, value, at, warn=False)
                 state[name] = {"dict": [[key, v] for key, v in snapshot.items()]}
@@ -247,15 +246,15 @@ class _Writer:
                 encoded[name] = self.encode(value, at)
         return encoded
 
-    def _net(self, net):
+    def _net(self, state):
         # The network itself is rebuilt from the parameters on load: keep its
         # weights, the criterion's buffers, the history and the device.
         return {
             "net": {
-                "device": str(net.device),
-                "module": {k: self.tensor(v) for k, v in net.module_.state_dict().items()},
-                "criterion": {k: self.tensor(v) for k, v in net.criterion_.state_dict().items()},
-                "history": self.encode(_epochs_only(net.history), "net_.history"),
+                "device": state["device"],
+                "module": {k: self.tensor(v) for k, v in state["module"].items()},
+                "criterion": {k: self.tensor(v) for k, v in state["criterion"].items()},
+                "history": self.encode(_epochs_only(state["history"]), "net_.history"),
             }
         }
 
@@ -415,62 +414,18 @@ class _Reader:
         if net is not None:
             if not isinstance(est, BaseAutoEncoder):
                 raise ValueError(f"{name} has no network, but the file gives it one.")
-            est.net_ = self._rebuild_net(est, _expect(net, dict, "net"))
+            self._restore_net(est, _expect(net, dict, "net"))
         return est
 
-    def _rebuild_net(self, est, payload):
-        saved_device = payload.get("device")
-        if self.device is not None:
-            device = _engine.resolve_device(self.device)
-            est.device = self.device
-            for name in _PARAMETER_SNAPSHOTS:
-                snapshot = vars(est).get(name)
-                if isinstance(snapshot, dict) and "device" in snapshot:
-                    snapshot["device"] = self.device
-        else:
-            device = _engine.resolve_device("cpu")
-            try:
-                device = _engine.resolve_device(str(saved_device))
-            except ValueError:
-                warnings.warn(
-                    f"{type(est).__name__} was trained on {saved_device!r}, which this machine "
-                    "does not have; it is loaded on the CPU. Pass device= to load to choose.",
-                    UserWarning,
-                    stacklevel=5,
-                )
-        n_features = int(est.n_features_in_)
-        # The resolved output activation is fitted state: build with it rather
-        # than resolving "auto" again from data the file does not hold.
-        resolved = getattr(est, "output_activation_", None)
-        given = getattr(est, "output_activation", None)
-        if resolved is not None:
-            est.output_activation = resolved
-        try:
-            factory = est._net_factory(
-                np.zeros((1, n_features), dtype=np.float32),
-                None,
-                int(est._seed),
-                device,
-                incremental=False,
-            )
-            with _engine.seeded(int(est._seed), device):
-                net = factory()
-                net.initialize()
-        finally:
-            if resolved is not None:
-                est.output_activation = given
-        for part, attribute in (("module", "module_"), ("criterion", "criterion_")):
-            keys = _expect(payload.get(part), dict, part)
-            state = {name: self.tensor(key) for name, key in keys.items()}
-            try:
-                getattr(net, attribute).load_state_dict(state, strict=True)
-            except RuntimeError as exc:
-                raise ValueError(
-                    f"The saved weights do not fit the {type(est).__name__} network rebuilt "
-                    f"from the file's parameters: {exc}"
-                ) from None
-        net.history = self.decode(payload.get("history"))
-        return net
+    def _restore_net(self, est, payload):
+        keys = {part: _expect(payload.get(part), dict, part) for part in ("module", "criterion")}
+        est._restore_net(
+            {name: self.tensor(key) for name, key in keys["module"].items()},
+            {name: self.tensor(key) for name, key in keys["criterion"].items()},
+            self.decode(payload.get("history")),
+            saved_device=payload.get("device"),
+            device=self.device,
+        )
 
 
 def _expect(value, kind, what):
