@@ -6,6 +6,7 @@ from numbers import Integral, Real
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from . import _codec
 from ._base import BaseAutoEncoder
 from ._docstrings import fill_doc
 from ._shared import (
@@ -160,3 +161,6 @@ class AutoEncoder(BaseAutoEncoder):
             normalization=resolve_normalization(self.normalization, self.code_activation),
         )
         return start_at_mean(module, target, self.output_activation_)
+
+
+_codec.register("skae.AutoEncoder", AutoEncoder)

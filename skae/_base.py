@@ -36,7 +36,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from . import _engine
+from . import _codec, _engine
 from ._diagnostics import collapse_messages
 from ._summary import summarize
 from .modules.losses import ReconstructionLoss, per_sample_error
@@ -248,9 +248,7 @@ class SaveMixin:
         path : str or path-like
             File to write; read it back with :func:`skae.load`.
         """
-        from .persistence import save  # persistence sits above the estimators
-
-        save(self, path)
+        _codec.save(self, path)
 
 
 class BaseAutoEncoder(
@@ -818,6 +816,11 @@ class BaseAutoEncoder(
     # ------------------------------------------------------------------
     # Saving and loading: the hooks skae files use (see skae._codec)
     # ------------------------------------------------------------------
+    # Parameters holding code, which a file does not keep (saved as None).
+    _unsaved_params = ("callbacks",)
+    # The parameters the network was built with, saved as parameters are.
+    _param_snapshots = ("_built_params",)
+
     def _get_net_state(self) -> dict:
         """The state of the fitted network that a skae file keeps.
 
@@ -856,11 +859,9 @@ class BaseAutoEncoder(
             try:
                 placed = _engine.resolve_device(str(saved_device))
             except ValueError:
-                warnings.warn(
+                _codec.warn(
                     f"{type(self).__name__} was trained on {saved_device!r}, which this machine "
-                    "does not have; it is loaded on the CPU. Pass device= to load to choose.",
-                    UserWarning,
-                    stacklevel=5,
+                    "does not have; it is loaded on the CPU. Pass device= to load to choose."
                 )
                 placed = _engine.resolve_device("cpu")
         seed = int(self._seed)

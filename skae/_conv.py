@@ -6,6 +6,7 @@ from numbers import Integral
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from . import _codec
 from ._base import BaseAutoEncoder
 from ._docstrings import fill_doc
 from ._shared import (
@@ -172,3 +173,6 @@ class ConvAE(ImageInputMixin, BaseAutoEncoder):
             output_activation=self.output_activation_,
         )
         return start_at_mean(module, target, self.output_activation_)
+
+
+_codec.register("skae.ConvAE", ConvAE)

@@ -8,6 +8,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from . import _codec
 from ._base import BaseAutoEncoder
 from ._docstrings import fill_doc
 from ._shared import ACTIVATION_OPTIONS, resolve_output_activation
@@ -219,3 +220,6 @@ class SeqAE(BaseAutoEncoder):
             code_activation=self.code_activation,
             output_activation=self.output_activation_,
         )
+
+
+_codec.register("skae.SeqAE", SeqAE)

@@ -16,7 +16,7 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
-from . import _engine
+from . import _codec, _engine
 from ._base import BaseAutoEncoder
 from ._docstrings import fill_doc
 from ._shared import (
@@ -830,3 +830,6 @@ class CVAE(VAE):
 
 
 CVAE.score_samples.__doc__ = CVAE.score_samples.__doc__.replace("{elbo}", _ELBO_DOC)
+
+_codec.register("skae.VAE", VAE)
+_codec.register("skae.CVAE", CVAE)
