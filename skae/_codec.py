@@ -1,4 +1,4 @@
-r"""The skae file codec: estimators to one zip of JSON and safetensors, and back.
+"""The skae file codec: estimators to one zip of JSON and safetensors, and back.
 
 The bottom of :mod:`skae.persistence`, which is its public face. It knows no
 estimator: the classes a file may name are those registered here with
@@ -9,10 +9,10 @@ each part optional, looked up on the object:
 
 ``_get_net_state()`` and ``_restore_net(module_state, criterion_state, history, *, saved_device, device)``
     For an object holding a fitted network as ``net_``: the first returns
-    ``{"device", "module", "criterion", "history"}`` (two ``state_dict``\ s
-    and the skorch history); the second rebuilds ``net_`` on a loaded
-    object whose parameters and other attributes are set, and copies the
-    saved state in.
+    ``{"device", "module", "criterion", "history"}`` (the device, the
+    module's and the criterion's ``state_dict`` and the skorch history); the
+    second rebuilds ``net_`` on a loaded object whose parameters and other
+    attributes are set, and copies the saved state in.
 ``_user_code_params``
     Constructor parameters holding the user's own network code: stored as a
     placeholder naming its type, and passed again to :func:`load` as

@@ -2,8 +2,8 @@
 
 The files were written once by skae 0.1.0, so that ``tests/test_persistence.py``
 checks that files written then keep loading, with identical outputs. Run it
-again only to add a case, from the repository root:
-``python tests/data/write_format1_files.py``.
+again only to add a case (it rewrites every file), from the repository root:
+``PYTHONPATH=. python tests/data/write_format1_files.py``.
 """
 
 from pathlib import Path
