@@ -16,6 +16,7 @@ from ._sequence import SeqAE
 from ._sparse import SparseAE
 from ._summary import ModelSummary
 from ._vae import CVAE, VAE
+from ._version import __version__
 from .latent import (
     LatentGrid,
     add_attribute_vector,
@@ -26,8 +27,6 @@ from .latent import (
 )
 from .noise import add_noise
 from .persistence import load, save
-
-__version__ = "0.1.0"
 
 __all__ = [
     "CVAE",

@@ -10,6 +10,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import _codec
 from ._autoencoder import AutoEncoder
 from ._base import (
     SaveMixin,
@@ -259,3 +260,6 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
             +1 where ``decision_function(X) >= 0``, -1 elsewhere.
         """
         return np.where(self.decision_function(X) >= 0, 1, -1)
+
+
+_codec.register("skae.AutoEncoderOutlierDetector", AutoEncoderOutlierDetector)

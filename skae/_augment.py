@@ -11,6 +11,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import _codec
 from ._base import SaveMixin, _check_input_values, _rollback_on_error
 from .noise import ATTRS_KEY, KINDS, CleanSource, NoiseRecipe, NoisyArray, check_noise
 
@@ -177,3 +178,6 @@ default="gaussian"
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+_codec.register("skae.NoiseAugmenter", NoiseAugmenter)

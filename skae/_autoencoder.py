@@ -4,87 +4,21 @@ from __future__ import annotations
 
 from numbers import Integral, Real
 
-import numpy as np
-import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from . import _engine
+from . import _codec
 from ._base import BaseAutoEncoder
 from ._docstrings import fill_doc
+from ._shared import (
+    ACTIVATION_OPTIONS,
+    check_hidden_layer_sizes,
+    resolve_normalization,
+    resolve_output_activation,
+    start_at_mean,
+)
 from .modules.dense import ACTIVATIONS, DenseAutoEncoderModule
-from .modules.init import init_output_bias
 
-__all__ = [
-    "AutoEncoder",
-    "check_hidden_layer_sizes",
-    "resolve_normalization",
-    "resolve_output_activation",
-    "start_at_mean",
-]
-
-
-def check_hidden_layer_sizes(
-    hidden_layer_sizes, name="hidden_layer_sizes", example="(128, 64), or () for no hidden layer"
-) -> tuple[int, ...]:
-    """Validate ``hidden_layer_sizes`` (an int or a sequence of positive ints).
-
-    ``name`` and ``example`` are the parameter and the fix named in the error.
-    """
-    sizes = (
-        (hidden_layer_sizes,)
-        if isinstance(hidden_layer_sizes, Integral)
-        else tuple(hidden_layer_sizes)
-    )
-    if not all(isinstance(h, Integral) and not isinstance(h, bool) and h > 0 for h in sizes):
-        raise ValueError(
-            f"{name} must be a sequence of positive integers, got "
-            f"{hidden_layer_sizes!r}; use e.g. {example}."
-        )
-    return tuple(int(h) for h in sizes)
-
-
-def resolve_output_activation(output_activation: str, target: np.ndarray, loss: str) -> str:
-    """Resolve ``"auto"``: sigmoid when the targets lie in [0, 1], else linear."""
-    if output_activation == "auto":
-        return "sigmoid" if _engine.in_unit_range(target) or loss == "bce" else "linear"
-    if loss == "bce" and output_activation != "sigmoid":
-        raise ValueError(
-            f"loss='bce' needs output_activation='sigmoid' (or 'auto'), got {output_activation!r}."
-        )
-    return output_activation
-
-
-def start_at_mean(module, target: np.ndarray, output_activation: str):
-    """Return ``module`` with its output bias set so that it starts at the target mean.
-
-    See :func:`skae.modules.init_output_bias`; ``module`` has a ``decoder``.
-    ``target`` (a memmap too) is summed block by block, never copied whole.
-    """
-    mean = _engine.column_mean(target)
-    init_output_bias(module.decoder, torch.from_numpy(mean), output_activation)
-    return module
-
-
-# Code activations that saturate: a bounded code needs centred hidden units.
-BOUNDED_ACTIVATIONS = frozenset({"tanh", "sigmoid"})
-
-
-def resolve_normalization(normalization, code_activation: str):
-    """Resolve ``"auto"``: LayerNorm when the code activation is bounded, else none.
-
-    On non-negative inputs such as images, the hidden ReLU units of a deep
-    model are all positive, every gradient step moves the code's
-    pre-activations of all samples the same way, and a tanh or sigmoid code
-    saturates at a constant within the first epoch. Normalising the hidden
-    layers keeps them centred. An unbounded (linear) code does not saturate
-    and trains as well or better without it.
-    """
-    if normalization == "auto":
-        return "layer" if code_activation in BOUNDED_ACTIVATIONS else None
-    return normalization
-
-
-_ACTIVATION_OPTIONS = StrOptions(set(ACTIVATIONS))
+__all__ = ["AutoEncoder"]
 
 
 @fill_doc
@@ -127,8 +61,8 @@ class AutoEncoder(BaseAutoEncoder):
     _parameter_constraints: dict = {
         **BaseAutoEncoder._parameter_constraints,
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "activation": [_ACTIVATION_OPTIONS],
-        "code_activation": [_ACTIVATION_OPTIONS],
+        "activation": [ACTIVATION_OPTIONS],
+        "code_activation": [ACTIVATION_OPTIONS],
         "output_activation": [StrOptions({"auto", *ACTIVATIONS})],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "input_dropout": [Interval(Real, 0, 1, closed="left")],
@@ -209,10 +143,12 @@ class AutoEncoder(BaseAutoEncoder):
     # The torch module built by fit; a subclass may swap in a variant.
     _module_class = DenseAutoEncoderModule
 
-    def _build_module(self, n_features, target):
+    def _resolve_plan(self, n_features, target):
         self.output_activation_ = resolve_output_activation(
             self.output_activation, target, self.loss
         )
+
+    def _build_module(self, n_features, target):
         module = self._module_class(
             n_features,
             self.n_components,
@@ -225,3 +161,6 @@ class AutoEncoder(BaseAutoEncoder):
             normalization=resolve_normalization(self.normalization, self.code_activation),
         )
         return start_at_mean(module, target, self.output_activation_)
+
+
+_codec.register("skae.AutoEncoder", AutoEncoder)

@@ -3,6 +3,8 @@
 A family subclasses :class:`BaseAutoEncoder`, lists its parameters in
 ``__init__`` and ``_parameter_constraints``, and implements
 :meth:`BaseAutoEncoder._build_module`. It may override
+:meth:`~BaseAutoEncoder._resolve_plan` (fitted attributes the network is
+built from that the data decide, such as the output activation),
 :meth:`~BaseAutoEncoder._build_criterion` (a different loss),
 :meth:`~BaseAutoEncoder._check_data` (parameter checks that need the data),
 :meth:`~BaseAutoEncoder._reshape_input` (N-D inputs such as images),
@@ -34,7 +36,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from . import _engine
+from . import _codec, _engine
 from ._diagnostics import collapse_messages
 from ._summary import summarize
 from .modules.losses import ReconstructionLoss, per_sample_error
@@ -233,9 +235,7 @@ class SaveMixin:
         path : str or path-like
             File to write; read it back with :func:`skae.load`.
         """
-        from .persistence import save  # persistence sits above the estimators
-
-        save(self, path)
+        _codec.save(self, path)
 
 
 class BaseAutoEncoder(
@@ -315,12 +315,24 @@ class BaseAutoEncoder(
     # ------------------------------------------------------------------
     # Hooks for the families
     # ------------------------------------------------------------------
+    def _resolve_plan(self, n_features: int, target: np.ndarray) -> None:
+        """Set the fitted attributes the network is built from that the data decide.
+
+        Such as ``output_activation_`` (a sigmoid output for data in [0, 1])
+        or ``image_shape_``. Called once by a fit that builds a new network,
+        before :meth:`_build_module`; a loaded model has them from its file,
+        so that its network is rebuilt without the training data.
+        """
+
     @abstractmethod
-    def _build_module(self, n_features: int, target: np.ndarray) -> torch.nn.Module:
+    def _build_module(self, n_features: int, target: np.ndarray | None) -> torch.nn.Module:
         """Return a fresh torch module for ``n_features`` inputs.
 
-        ``target`` is the validated training target, for choices that depend
-        on the data (such as a sigmoid output for data in [0, 1]).
+        Built from the parameters and the attributes set by
+        :meth:`_resolve_plan`. ``target`` is the validated training target,
+        for a data-dependent initialisation (such as output biases at the
+        data mean); ``None`` when the network is rebuilt to receive saved
+        weights.
         """
 
     def _build_criterion(self) -> torch.nn.Module:
@@ -490,9 +502,10 @@ class BaseAutoEncoder(
             if target is not None:
                 target = self._validate_X(target, reset=False)
             self._check_optimizer()
+            clean = X if target is None else target
             if not continuing:
-                self.loss_ = self._resolve_loss(X if target is None else target)
-            self._check_data(X, X if target is None else target)
+                self.loss_ = self._resolve_loss(clean)
+            self._check_data(X, clean)
             if continuing:
                 # Train a copy: the fitted net stays untouched (weights,
                 # optimizer state, history) should this fit fail.
@@ -505,10 +518,10 @@ class BaseAutoEncoder(
                 seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
                 device = _engine.resolve_device(self.device)
                 _engine.make_precision(self.precision, device)  # refused before training
-                net = self._net_factory(X, target, seed, device)
+                self._resolve_plan(X.shape[1], clean)
+                net = self._net_factory(X.shape[1], clean, seed, device)
                 epochs_done = 0
             inputs = self._network_input(X, y, reset=not continuing)
-            clean = X if target is None else target
             data = _engine.make_source(
                 inputs, None if inputs is X and target is None else clean, device
             )
@@ -700,7 +713,12 @@ class BaseAutoEncoder(
         self.code_std_ = np.sqrt(m2 / n)
         return rows, Z
 
-    def _net_factory(self, X, target, seed, device):
+    def _net_factory(self, n_features, target, seed, device):
+        """A zero-argument function building the skorch net for ``n_features`` inputs.
+
+        ``target`` is passed on to :meth:`_build_module`; the factory runs
+        inside the seeded block of :func:`skae._engine.train`.
+        """
         validation = None
         fraction = self.validation_fraction
         if fraction is None and self.early_stopping:
@@ -709,12 +727,10 @@ class BaseAutoEncoder(
         if fraction is not None:
             validation = _engine.HoldOutSplit(fraction, seed, corrupt=corrupt)
         callbacks = [*copy.deepcopy(self.callbacks or []), *self._training_callbacks()]
-        n_features = X.shape[1]
-        target_values = X if target is None else target
 
         def factory():
             return _engine.make_net(
-                self._build_module(n_features, target_values),
+                self._build_module(n_features, target),
                 self._build_criterion(),
                 optimizer=self.optimizer,
                 optimizer_kwargs=self.optimizer_kwargs,
@@ -755,6 +771,73 @@ class BaseAutoEncoder(
             del self.validation_loss_curve_
         self.n_iter_ = len(history)
         self.n_components_ = int(net.module_.n_components)
+
+    # ------------------------------------------------------------------
+    # Saving and loading: the hooks skae files use (see skae._codec)
+    # ------------------------------------------------------------------
+    # Parameters holding code, which a file does not keep (saved as None).
+    _unsaved_params = ("callbacks",)
+    # The parameters the network was built with, saved as parameters are.
+    _param_snapshots = ("_built_params",)
+
+    def _get_net_state(self) -> dict:
+        """The state of the fitted network that a skae file keeps.
+
+        ``{"device", "module", "criterion", "history"}``: the device it is
+        on, the ``state_dict`` of the module and of the criterion, and the
+        training history. The network itself is not kept:
+        :meth:`_restore_net` rebuilds it from the parameters and the fitted
+        attributes.
+        """
+        net = self.net_
+        return {
+            "device": str(net.device),
+            "module": net.module_.state_dict(),
+            "criterion": net.criterion_.state_dict(),
+            "history": net.history,
+        }
+
+    def _restore_net(self, module_state, criterion_state, history, *, saved_device, device=None):
+        """Rebuild ``net_`` as ``fit`` built it, then copy the saved state into it.
+
+        Called on a loaded estimator whose parameters and other fitted
+        attributes are already set: the network is built from them (the
+        resolved ``output_activation_`` and shapes, not the data), under the
+        training seed, on ``device`` when given (which also becomes the
+        ``device`` parameter), else on ``saved_device``, or on the CPU, with
+        a warning, when this machine lacks it. Weights that do not fit the
+        rebuilt network raise ``ValueError``.
+        """
+        if device is not None:
+            placed = _engine.resolve_device(device)
+            self.device = device
+            built = getattr(self, "_built_params", None)
+            if isinstance(built, dict) and "device" in built:
+                built["device"] = device
+        else:
+            try:
+                placed = _engine.resolve_device(str(saved_device))
+            except ValueError:
+                _codec.warn(
+                    f"{type(self).__name__} was trained on {saved_device!r}, which this machine "
+                    "does not have; it is loaded on the CPU. Pass device= to load to choose."
+                )
+                placed = _engine.resolve_device("cpu")
+        seed = int(self._seed)
+        factory = self._net_factory(int(self.n_features_in_), None, seed, placed)
+        with _engine.seeded(seed, placed):
+            net = factory()
+            net.initialize()
+        for part, state in ((net.module_, module_state), (net.criterion_, criterion_state)):
+            try:
+                part.load_state_dict(state, strict=True)
+            except RuntimeError as exc:
+                raise ValueError(
+                    f"The saved weights do not fit the {type(self).__name__} network rebuilt "
+                    f"from the file's parameters: {exc}"
+                ) from None
+        net.history = history
+        self.net_ = net
 
     # ------------------------------------------------------------------
     # Inference

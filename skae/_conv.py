@@ -2,102 +2,23 @@
 
 from __future__ import annotations
 
-import math
 from numbers import Integral
 
-import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._autoencoder import (
-    _ACTIVATION_OPTIONS,
-    check_hidden_layer_sizes,
+from . import _codec
+from ._base import BaseAutoEncoder
+from ._docstrings import fill_doc
+from ._shared import (
+    ACTIVATION_OPTIONS,
+    ImageInputMixin,
     resolve_output_activation,
     start_at_mean,
 )
-from ._base import BaseAutoEncoder
-from ._docstrings import fill_doc
 from .modules.conv import ConvAutoEncoderModule
 from .modules.dense import ACTIVATIONS
 
 __all__ = ["ConvAE"]
-
-
-class ImageInputMixin:
-    """Image handling shared by the convolutional families.
-
-    Declares the parameters ``image_shape``, ``channels``, ``kernel_size``,
-    ``downsample`` and ``upsample`` (constraints only; the estimator stores
-    them), resolves ``image_shape`` to ``(C, H, W)``, flattens image arrays
-    (``(n, H, W)``, ``(n, C, H, W)`` or channels-last ``(n, H, W, C)``) to
-    the canonical channels-first ``(n, C * H * W)`` and checks the
-    convolution parameters.
-    """
-
-    _parameter_constraints: dict = {
-        "image_shape": ["array-like", None],
-        "channels": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "kernel_size": [Interval(Integral, 1, None, closed="left")],
-        "downsample": [StrOptions({"pool", "stride"})],
-        "upsample": [StrOptions({"upsample", "transpose"})],
-    }
-
-    def _image_shape(self, n_features=None) -> tuple[int, int, int]:
-        """``image_shape`` as ``(C, H, W)``, checked against ``n_features``."""
-        if self.image_shape is None:
-            return (1, 1, n_features)
-        shape = tuple(self.image_shape)
-        if len(shape) not in (2, 3) or not all(
-            isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in shape
-        ):
-            raise ValueError(
-                f"image_shape must be (H, W) or (C, H, W) with positive integers, got "
-                f"{self.image_shape!r}; e.g. image_shape=(28, 28) or (3, 32, 32)."
-            )
-        shape = tuple(int(s) for s in shape)
-        if len(shape) == 2:
-            shape = (1, *shape)
-        if n_features is not None and math.prod(shape) != n_features:
-            raise ValueError(
-                f"image_shape={self.image_shape!r} holds {math.prod(shape)} values per image, "
-                f"but X has {n_features} features; pass the shape of one image (C * H * W "
-                f"must equal {n_features})."
-            )
-        return shape
-
-    def _reshape_input(self, X):
-        if getattr(X, "ndim", 2) <= 2:
-            return X
-        X = np.asarray(X)
-        if self.image_shape is None:
-            raise ValueError(
-                f"{type(self).__name__} got an array of shape {X.shape}; pass "
-                f"image_shape={X.shape[1:]} to accept image arrays, or flatten the "
-                "images to 2-D (n_samples, C * H * W)."
-            )
-        c, h, w = self._image_shape()
-        sample = X.shape[1:]
-        if sample == (c, h, w) or (c == 1 and sample == (h, w)):
-            return X.reshape(len(X), -1)
-        if sample == (h, w, c):
-            return np.moveaxis(X, -1, 1).reshape(len(X), -1)
-        raise ValueError(
-            f"Images of shape {sample} do not match image_shape={self.image_shape!r}; "
-            f"expected (C, H, W)={(c, h, w)} or channels-last (H, W, C)={(h, w, c)}"
-            + (f" or (H, W)={(h, w)}" if c == 1 else "")
-            + "."
-        )
-
-    def _check_conv_parameters(self) -> tuple[int, ...]:
-        """Return ``channels`` as a tuple, raising when a convolution parameter is bad."""
-        channels = check_hidden_layer_sizes(self.channels, "channels", "(32, 16, 8)")
-        if not channels:
-            raise ValueError("channels must name at least one stage, got (); e.g. (32, 16, 8).")
-        if self.kernel_size % 2 != 1:
-            raise ValueError(
-                f"kernel_size must be odd so that convolutions keep the image size, got "
-                f"{self.kernel_size}; use e.g. 3 or 5."
-            )
-        return channels
 
 
 @fill_doc
@@ -159,8 +80,8 @@ class ConvAE(ImageInputMixin, BaseAutoEncoder):
         **BaseAutoEncoder._parameter_constraints,
         **ImageInputMixin._parameter_constraints,
         "n_components": [Interval(Integral, 1, None, closed="left"), None],
-        "activation": [_ACTIVATION_OPTIONS],
-        "code_activation": [_ACTIVATION_OPTIONS],
+        "activation": [ACTIVATION_OPTIONS],
+        "code_activation": [ACTIVATION_OPTIONS],
         "output_activation": [StrOptions({"auto", *ACTIVATIONS})],
     }
 
@@ -239,11 +160,13 @@ class ConvAE(ImageInputMixin, BaseAutoEncoder):
             )
         resolve_output_activation(self.output_activation, target, self.loss)
 
-    def _build_module(self, n_features, target):
+    def _resolve_plan(self, n_features, target):
         self.image_shape_ = self._image_shape(n_features)
         self.output_activation_ = resolve_output_activation(
             self.output_activation, target, self.loss
         )
+
+    def _build_module(self, n_features, target):
         module = ConvAutoEncoderModule(
             self.image_shape_,
             self._check_conv_parameters(),
@@ -256,3 +179,6 @@ class ConvAE(ImageInputMixin, BaseAutoEncoder):
             output_activation=self.output_activation_,
         )
         return start_at_mean(module, target, self.output_activation_)
+
+
+_codec.register("skae.ConvAE", ConvAE)

@@ -9,6 +9,7 @@ from numbers import Integral
 from sklearn.utils._param_validation import Interval
 from torch import nn
 
+from . import _codec
 from ._base import BaseAutoEncoder
 from ._docstrings import fill_doc
 from .modules.custom import UserAutoEncoderModule
@@ -149,6 +150,9 @@ class ModuleAE(BaseAutoEncoder):
         self.encoder = encoder
         self.decoder = decoder
 
+    # The user's network code: a file names its type, and load takes it again.
+    _user_code_params = ("module", "encoder", "decoder")
+
     def _check_data(self, X, target):
         super()._check_data(X, target)
         halves = (self.encoder is not None, self.decoder is not None)
@@ -217,3 +221,6 @@ class ModuleAE(BaseAutoEncoder):
                 "n_components=None."
             )
         return built
+
+
+_codec.register("skae.ModuleAE", ModuleAE)

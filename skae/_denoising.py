@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from . import _engine
+from . import _codec, _engine
 from ._augment import NoiseAugmenter
 from ._autoencoder import AutoEncoder
 from ._base import _rollback_on_error
@@ -407,3 +407,7 @@ class ConvDenoisingAE(DenoisingMixin, ConvAE):
         )
         self.noise = noise
         self.noise_level = noise_level
+
+
+_codec.register("skae.DenoisingAE", DenoisingAE)
+_codec.register("skae.ConvDenoisingAE", ConvDenoisingAE)

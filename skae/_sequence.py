@@ -8,9 +8,10 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._autoencoder import _ACTIVATION_OPTIONS, resolve_output_activation
+from . import _codec
 from ._base import BaseAutoEncoder
 from ._docstrings import fill_doc
+from ._shared import ACTIVATION_OPTIONS, resolve_output_activation
 from .modules.dense import ACTIVATIONS
 from .modules.recurrent import CELLS, RecurrentAutoEncoderModule
 
@@ -92,7 +93,7 @@ class SeqAE(BaseAutoEncoder):
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
         "num_layers": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
-        "code_activation": [_ACTIVATION_OPTIONS],
+        "code_activation": [ACTIVATION_OPTIONS],
         "output_activation": [StrOptions({"auto", *ACTIVATIONS})],
     }
 
@@ -208,11 +209,13 @@ class SeqAE(BaseAutoEncoder):
             )
         resolve_output_activation(self.output_activation, target, self.loss)
 
-    def _build_module(self, n_features, target):
+    def _resolve_plan(self, n_features, target):
         self.sequence_shape_ = self._sequence_shape(n_features)
         self.output_activation_ = resolve_output_activation(
             self.output_activation, target, self.loss
         )
+
+    def _build_module(self, n_features, target):
         return RecurrentAutoEncoderModule(
             self.sequence_shape_,
             self.n_components,
@@ -223,3 +226,6 @@ class SeqAE(BaseAutoEncoder):
             code_activation=self.code_activation,
             output_activation=self.output_activation_,
         )
+
+
+_codec.register("skae.SeqAE", SeqAE)

@@ -6,6 +6,7 @@ from numbers import Real
 
 from sklearn.utils._param_validation import Interval
 
+from . import _codec
 from ._autoencoder import AutoEncoder
 from ._docstrings import fill_doc
 from .modules.losses import SparseCodeLoss
@@ -181,3 +182,6 @@ class SparseAE(AutoEncoder):
             sparsity_target=self.sparsity_target,
             sparsity_weight=self.sparsity_weight,
         )
+
+
+_codec.register("skae.SparseAE", SparseAE)

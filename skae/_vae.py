@@ -16,11 +16,15 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
-from . import _engine
-from ._autoencoder import check_hidden_layer_sizes, resolve_output_activation, start_at_mean
+from . import _codec, _engine
 from ._base import BaseAutoEncoder, _same
-from ._conv import ImageInputMixin
 from ._docstrings import fill_doc
+from ._shared import (
+    ImageInputMixin,
+    check_hidden_layer_sizes,
+    resolve_output_activation,
+    start_at_mean,
+)
 from .modules.dense import ACTIVATIONS
 from .modules.losses import (
     NLL_CONSTANT,
@@ -299,7 +303,7 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
     def _n_classes(self) -> int:
         return 0
 
-    def _build_module(self, n_features, target):
+    def _resolve_plan(self, n_features, target):
         self.output_activation_ = resolve_output_activation(
             self.output_activation, target, self.loss
         )
@@ -308,6 +312,8 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
             if self.backbone == "dense" and self.image_shape is None
             else self._image_shape(n_features)
         )
+
+    def _build_module(self, n_features, target):
         if self.backbone == "conv":
             module = conv_vae_module(
                 self.image_shape_,
@@ -872,3 +878,6 @@ class CVAE(VAE):
 
 
 CVAE.score_samples.__doc__ = CVAE.score_samples.__doc__.replace("{elbo}", _ELBO_DOC)
+
+_codec.register("skae.VAE", VAE)
+_codec.register("skae.CVAE", CVAE)

@@ -617,7 +617,7 @@ def _positive_int(text):
 
 
 def _parser():
-    from . import __version__
+    from ._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="skae", description="Autoencoders as scikit-learn estimators."

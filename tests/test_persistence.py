@@ -8,6 +8,7 @@ import pickle
 import warnings
 import zipfile
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from sklearn.base import BaseEstimator
+from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -36,8 +38,9 @@ from skae import (
     SeqAE,
     SparseAE,
 )
+from skae._codec import _Reader, _Writer
 from skae.modules import DenseAutoEncoderModule
-from skae.persistence import VersionMismatchWarning, _Reader, _Writer
+from skae.persistence import VersionMismatchWarning
 
 RNG = np.random.RandomState(0)
 X = RNG.rand(40, 16)
@@ -297,6 +300,50 @@ def test_callbacks_are_dropped_with_a_warning(tmp_path):
     np.testing.assert_array_equal(loaded.transform(X), est.transform(X), strict=True)
 
 
+def test_warnings_name_the_line_that_saved_or_loaded(tmp_path):
+    from skorch.callbacks import EpochTimer
+
+    est = AutoEncoder(callbacks=[EpochTimer()], **FAST).fit(X)
+    pipe = make_pipeline(StandardScaler(), est)
+    for save in (est.save, partial(skae.save, est), partial(skae.save, pipe)):
+        with pytest.warns(UserWarning, match="callbacks are code") as record:
+            save(tmp_path / "m.skae")
+        assert [w.filename for w in record] == [__file__]
+    _rewrite(tmp_path / "m.skae", lambda m: m["versions"].update(skae="0.0.1"))
+    with pytest.warns(VersionMismatchWarning) as record:
+        skae.persistence.load(tmp_path / "m.skae")
+    assert [w.filename for w in record] == [__file__]
+
+
+def test_the_allow_list_holds_the_registered_classes():
+    assert set(skae._codec.ESTIMATORS) == {
+        *(f"skae.{name}" for name in ESTIMATORS if "-" not in name),
+        "sklearn.pipeline.Pipeline",
+        "sklearn.preprocessing.StandardScaler",
+        "sklearn.preprocessing.MinMaxScaler",
+        "sklearn.preprocessing.MaxAbsScaler",
+        "sklearn.decomposition.PCA",
+    }
+    assert skae._codec.ESTIMATORS["skae.CVAE"] is CVAE
+
+
+def test_a_name_keeps_one_meaning_in_the_allow_list():
+    skae._codec.register("skae.AutoEncoder", AutoEncoder)  # the same pair again: no change
+    with pytest.raises(ValueError, match="already registered for AutoEncoder"):
+        skae._codec.register("skae.AutoEncoder", SparseAE)
+    with pytest.raises(ValueError, match="already registered as 'skae.AutoEncoder'"):
+        skae._codec.register("skae.MyAutoEncoder", AutoEncoder)
+    assert skae._codec.ESTIMATORS["skae.AutoEncoder"] is AutoEncoder
+
+
+def test_loading_leaves_output_activation_as_given(fitted, tmp_path):
+    est = fitted["AutoEncoder"]
+    assert est.output_activation == "auto" and est.output_activation_ == "sigmoid"
+    est.save(tmp_path / "m.skae")
+    loaded = skae.load(tmp_path / "m.skae")
+    assert loaded.output_activation == "auto" and loaded.output_activation_ == "sigmoid"
+
+
 # ----------------------------------------------------------------------
 # Training a loaded model further
 # ----------------------------------------------------------------------
@@ -342,8 +389,9 @@ def test_model_trained_on_cuda_loads_on_the_cpu(fitted, tmp_path):
     path = tmp_path / "m.skae"
     est.save(path)
     _rewrite(path, _as_if_trained_on_cuda)
-    with pytest.warns(UserWarning, match="trained on 'cuda:0'.*loaded on the CPU"):
+    with pytest.warns(UserWarning, match="trained on 'cuda:0'.*loaded on the CPU") as record:
         loaded = skae.load(path)
+    assert [w.filename for w in record] == [__file__]
     assert loaded.device == "cuda"  # the parameter is kept as given
     assert str(loaded.net_.device) == "cpu"
     assert_same(outputs(est), outputs(loaded))
@@ -697,3 +745,28 @@ def test_pandas_output_and_feature_names_round_trip(tmp_path):
     assert_same(est.feature_names_in_, loaded.feature_names_in_)
     pd.testing.assert_frame_equal(loaded.transform(frame), est.transform(frame))
     assert list(loaded.get_feature_names_out()) == ["autoencoder0", "autoencoder1"]
+
+
+# ----------------------------------------------------------------------
+# Files written by earlier versions keep loading
+# ----------------------------------------------------------------------
+FORMAT1 = Path(__file__).parent / "data" / "format1"
+
+
+@pytest.mark.parametrize("path", sorted(FORMAT1.glob("*.skae")), ids=lambda p: p.stem)
+def test_format1_files_load_with_identical_outputs(path):
+    """Files written by skae 0.1.0 (``tests/data/write_format1_files.py``)."""
+    X_check = load_digits().data[60:72] / 16.0
+    expected = np.load(FORMAT1 / "expected.npz")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", VersionMismatchWarning)
+        model = skae.load(path)
+    keys = [key for key in expected.files if key.startswith(f"{path.stem}/")]
+    assert keys
+    for key in keys:
+        method = key.split("/")[1]
+        if method == "inverse_transform":
+            got = model.inverse_transform(model.transform(X_check))
+        else:
+            got = getattr(model, method)(X_check)
+        np.testing.assert_array_equal(got, expected[key], strict=True, err_msg=key)
