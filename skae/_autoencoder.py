@@ -130,23 +130,21 @@ class AutoEncoder(BaseAutoEncoder):
         self.input_dropout = input_dropout
         self.normalization = normalization
 
-    def _check_data(self, X, target):
-        super()._check_data(X, target)
+    def _plan(self, X, target, y, call):
+        plan = super()._plan(X, target, y, call)
         if self.dropout and not check_hidden_layer_sizes(self.hidden_layer_sizes):
             raise ValueError(
                 f"dropout={self.dropout!r} drops hidden units, and hidden_layer_sizes=() "
                 f"has none; use input_dropout={self.dropout!r} to drop input features "
                 "(as in the classic denoising labs), or add a hidden layer."
             )
-        resolve_output_activation(self.output_activation, target, self.loss)
+        plan["output_activation_"] = resolve_output_activation(
+            self.output_activation, target, self.loss
+        )
+        return plan
 
     # The torch module built by fit; a subclass may swap in a variant.
     _module_class = DenseAutoEncoderModule
-
-    def _resolve_plan(self, n_features, target):
-        self.output_activation_ = resolve_output_activation(
-            self.output_activation, target, self.loss
-        )
 
     def _build_module(self, n_features, target):
         module = self._module_class(

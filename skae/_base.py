@@ -2,11 +2,12 @@
 
 A family subclasses :class:`BaseAutoEncoder`, lists its parameters in
 ``__init__`` and ``_parameter_constraints``, and implements
-:meth:`BaseAutoEncoder._build_module`. It may override
-:meth:`~BaseAutoEncoder._resolve_plan` (fitted attributes the network is
-built from that the data decide, such as the output activation),
-:meth:`~BaseAutoEncoder._build_criterion` (a different loss),
-:meth:`~BaseAutoEncoder._check_data` (parameter checks that need the data),
+:meth:`BaseAutoEncoder._build_module` (a pure function of the parameters
+and the fit plan). It may extend :meth:`~BaseAutoEncoder._plan` (what the
+data decide, such as the output activation, and the parameter checks that
+need the data), override :meth:`~BaseAutoEncoder._build_criterion` (a
+different loss), :meth:`~BaseAutoEncoder._training_data` (what fit trains
+on, e.g. a denoiser's clean source and noise recipe),
 :meth:`~BaseAutoEncoder._reshape_input` (N-D inputs such as images),
 :meth:`~BaseAutoEncoder._network_input` (extra network inputs such as a
 class label), :meth:`~BaseAutoEncoder._training_callbacks` (engine callbacks
@@ -22,6 +23,7 @@ import warnings
 from abc import ABCMeta, abstractmethod
 from contextlib import contextmanager
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -57,6 +59,15 @@ def sample_errors(X_rec, target, kind: str = "mse") -> np.ndarray:
         for a in (X_rec, target)
     )
     return per_sample_error(X_rec, target, kind).numpy()
+
+
+class FitCall(NamedTuple):
+    """What kind of fit call a plan is resolved for (see :meth:`BaseAutoEncoder._plan`)."""
+
+    continuing: bool  # warm_start or partial_fit on a fitted network
+    incremental: bool  # partial_fit
+    recipe: object  # the noise recipe carried by NoiseAugmenter data, or None
+    classes: object  # partial_fit's classes=..., or None
 
 
 @contextmanager
@@ -315,21 +326,46 @@ class BaseAutoEncoder(
     # ------------------------------------------------------------------
     # Hooks for the families
     # ------------------------------------------------------------------
-    def _resolve_plan(self, n_features: int, target: np.ndarray) -> None:
-        """Set the fitted attributes the network is built from that the data decide.
+    # Plan entries the network is built from: a continued fit keeps them.
+    _built_from = frozenset(
+        {"loss_", "output_activation_", "image_shape_", "sequence_shape_", "classes_"}
+    )
 
-        Such as ``output_activation_`` (a sigmoid output for data in [0, 1])
-        or ``image_shape_``. Called once by a fit that builds a new network,
-        before :meth:`_build_module`; a loaded model has them from its file,
-        so that its network is rebuilt without the training data.
+    def _plan(self, X: np.ndarray, target: np.ndarray, y, call: FitCall) -> dict:
+        """Resolve everything this fit decides from the data: ``{fitted attribute: value}``.
+
+        Called once per fit, after validation and before anything is built;
+        :meth:`_fit` assigns the plan in one place, then builds the module
+        from it (:meth:`_build_module`). A family extends it (``super()``
+        first) with what it resolves (``output_activation_``,
+        ``image_shape_``, ``noise_``, ``classes_``, ...) and raises
+        ``ValueError`` for a parameter that does not suit the data or would do
+        nothing. A continued fit (``call.continuing``) keeps the entries in
+        :attr:`_built_from` as fitted, so the plan's other entries are
+        per-call settings. A loaded model has its plan from its file, so its
+        network is rebuilt without the training data.
         """
+        # the loss the network trains with: resolved by a new fit, or kept
+        loss = self.loss_ if call.continuing else self._resolve_loss(target)
+        if loss == "bce" and (target.min() < 0 or target.max() > 1):
+            chosen = (
+                "loss='auto' chose binary cross-entropy for the [0, 1] data of the first fit, and "
+                if self.loss == "auto"
+                else "loss='bce' "
+            )
+            raise ValueError(
+                f"{chosen}needs targets in [0, 1], but the data range over "
+                f"[{target.min():.3g}, {target.max():.3g}]. Scale the data "
+                "(e.g. MinMaxScaler) or use loss='mse'."
+            )
+        return {"loss_": loss}
 
     @abstractmethod
     def _build_module(self, n_features: int, target: np.ndarray | None) -> torch.nn.Module:
         """Return a fresh torch module for ``n_features`` inputs.
 
-        Built from the parameters and the attributes set by
-        :meth:`_resolve_plan`. ``target`` is the validated training target,
+        Built from the parameters and the fitted plan (:meth:`_plan`), and
+        nothing else: it sets no attribute. ``target`` is the validated training target,
         for a data-dependent initialisation (such as output biases at the
         data mean); ``None`` when the network is rebuilt to receive saved
         weights.
@@ -351,22 +387,6 @@ class BaseAutoEncoder(
         sigmoid = getattr(self, "output_activation", None) in ("auto", "sigmoid")
         return "bce" if _engine.in_unit_range(target) and sigmoid else "mse"
 
-    def _check_data(self, X: np.ndarray, target: np.ndarray) -> None:
-        """Raise ``ValueError`` when a parameter does not suit the training data."""
-        # ``loss_`` is the loss the network trains with: resolved by this fit,
-        # or kept from the first fit when continuing.
-        if self.loss_ == "bce" and (target.min() < 0 or target.max() > 1):
-            chosen = (
-                "loss='auto' chose binary cross-entropy for the [0, 1] data of the first fit, and "
-                if self.loss == "auto"
-                else "loss='bce' "
-            )
-            raise ValueError(
-                f"{chosen}needs targets in [0, 1], but the data range over "
-                f"[{target.min():.3g}, {target.max():.3g}]. Scale the data "
-                "(e.g. MinMaxScaler) or use loss='mse'."
-            )
-
     def _reshape_input(self, X):
         """Return ``X`` as a 2-D ``(n_samples, n_features)`` array.
 
@@ -375,27 +395,26 @@ class BaseAutoEncoder(
         """
         return X
 
-    def _split_target(self, X):
-        """Return ``(input, target)``; target ``None`` means the input itself.
+    def _training_data(self, X):
+        """Return fit's ``(input, target, recipe)``; target ``None`` means the input itself.
 
-        Data from :class:`~skae.NoiseAugmenter` (a :class:`~skae.noise.NoisyArray`
-        or its pandas form) gives its noisy values and its clean source, so
-        every autoencoder learns noisy -> clean and scores against clean.
+        Data from :class:`~skae.NoiseAugmenter` trains noisy -> clean; its
+        recipe goes to :meth:`_plan` (a denoiser trains on the clean source
+        with it).
         """
-        X, clean, _ = split_noisy(X)
-        return X, clean
+        return split_noisy(X)
 
     def _training_corruption(self):
         """Return a callable corrupting training batches, or ``None``."""
         return None
 
-    def _network_input(self, X: np.ndarray, y, *, reset: bool) -> np.ndarray:
+    def _network_input(self, X: np.ndarray, y) -> np.ndarray:
         """Return the array the network trains on, from validated ``X`` and fit's ``y``.
 
         The default is ``X`` itself (``y`` ignored). A family that feeds
         more than the data (a conditional model appending a one-hot label)
-        validates ``y`` here, setting label attributes when ``reset``. The
-        reconstruction target stays the data.
+        builds it here from the fitted plan; ``y`` was validated by
+        :meth:`_plan`. The reconstruction target stays the data.
         """
         return X
 
@@ -492,20 +511,22 @@ class BaseAutoEncoder(
         {"max_epochs", "warm_start", "lr", "lr_schedule", "batch_size", "shuffle"}
     )
 
-    def _fit(self, X, y, *, incremental: bool):
+    def _fit(self, X, y, *, incremental: bool, classes=None):
         continuing = (incremental or self.warm_start) and hasattr(self, "net_")
         with _rollback_on_error(self), _python_scalar_params(self):
             if continuing:
                 self._check_continued_params()
-            X, target = self._split_target(X)
+            X, target, recipe = self._training_data(X)
             X = self._validate_X(X, reset=not continuing)
             if target is not None:
                 target = self._validate_X(target, reset=False)
             self._check_optimizer()
             clean = X if target is None else target
-            if not continuing:
-                self.loss_ = self._resolve_loss(clean)
-            self._check_data(X, clean)
+            plan = self._plan(X, clean, y, FitCall(continuing, incremental, recipe, classes))
+            if continuing:
+                plan.update({name: getattr(self, name) for name in plan.keys() & self._built_from})
+            for name, value in plan.items():  # the plan, assigned in one place
+                setattr(self, name, value)
             if continuing:
                 # Train a copy: the fitted net stays untouched (weights,
                 # optimizer state, history) should this fit fail.
@@ -518,10 +539,9 @@ class BaseAutoEncoder(
                 seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
                 device = _engine.resolve_device(self.device)
                 _engine.make_precision(self.precision, device)  # refused before training
-                self._resolve_plan(X.shape[1], clean)
                 net = self._net_factory(X.shape[1], clean, seed, device)
                 epochs_done = 0
-            inputs = self._network_input(X, y, reset=not continuing)
+            inputs = self._network_input(X, y)
             data = _engine.make_source(
                 inputs, None if inputs is X and target is None else clean, device
             )
@@ -543,7 +563,7 @@ class BaseAutoEncoder(
             self._check_finite(net, inputs[: self._finite_check_rows])
             if not continuing:
                 self._built_params = self.get_params(deep=False)
-            self._fit_code_distribution(clean, merge=continuing and incremental)
+            self._fit_code_distribution(clean, y, merge=continuing and incremental)
             # judged inside the rollback, so that an interruption here (Ctrl-C)
             # leaves the model as it was; one partial_fit epoch is too early
             collapse = [] if incremental else self._collapse_messages(inputs, clean)
@@ -684,7 +704,7 @@ class BaseAutoEncoder(
     # enough for a diagonal Gaussian, and a bounded cost for large data.
     _code_distribution_rows = 4096
 
-    def _fit_code_distribution(self, X, *, merge=False):
+    def _fit_code_distribution(self, X, y=None, *, merge=False):
         """Store the mean and standard deviation of the codes of ``X``.
 
         At most ``_code_distribution_rows`` rows, a seeded random subset, are
@@ -980,7 +1000,7 @@ class BaseAutoEncoder(
 
     def _score_data(self, X):
         """Validated ``(input, target)`` of a scoring call; the target is the clean source."""
-        X, target = self._split_target(X)
+        X, target, _ = split_noisy(X)  # NoiseAugmenter data scores against its clean source
         X = self._validate_X(X, reset=False)
         target = X if target is None else self._validate_X(target, reset=False)
         return X, target

@@ -148,9 +148,9 @@ class ConvAE(ImageInputMixin, BaseAutoEncoder):
         self.code_activation = code_activation
         self.output_activation = output_activation
 
-    def _check_data(self, X, target):
-        super()._check_data(X, target)
-        self._image_shape(X.shape[1])
+    def _plan(self, X, target, y, call):
+        plan = super()._plan(X, target, y, call)
+        plan["image_shape_"] = self._image_shape(X.shape[1])
         self._check_conv_parameters()
         if self.n_components is None and self.code_activation != "linear":
             raise ValueError(
@@ -158,13 +158,10 @@ class ConvAE(ImageInputMixin, BaseAutoEncoder):
                 "code, and n_components=None gives none (the code is the last feature map); "
                 "set n_components to an int for a dense code, or leave code_activation='linear'."
             )
-        resolve_output_activation(self.output_activation, target, self.loss)
-
-    def _resolve_plan(self, n_features, target):
-        self.image_shape_ = self._image_shape(n_features)
-        self.output_activation_ = resolve_output_activation(
+        plan["output_activation_"] = resolve_output_activation(
             self.output_activation, target, self.loss
         )
+        return plan
 
     def _build_module(self, n_features, target):
         module = ConvAutoEncoderModule(

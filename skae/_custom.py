@@ -153,8 +153,8 @@ class ModuleAE(BaseAutoEncoder):
     # The user's network code: a file names its type, and load takes it again.
     _user_code_params = ("module", "encoder", "decoder")
 
-    def _check_data(self, X, target):
-        super()._check_data(X, target)
+    def _plan(self, X, target, y, call):
+        plan = super()._plan(X, target, y, call)
         halves = (self.encoder is not None, self.decoder is not None)
         if self.module is not None and any(halves):
             raise ValueError(
@@ -168,6 +168,7 @@ class ModuleAE(BaseAutoEncoder):
                 "both encoder=... and decoder=..., or module=... (a module with encode and "
                 "decode methods)."
             )
+        return plan
 
     def _make_part(self, part, name, n_features):
         if isinstance(part, nn.Module):

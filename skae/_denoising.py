@@ -11,7 +11,6 @@ from sklearn.utils.validation import check_is_fitted
 from . import _codec, _engine
 from ._augment import NoiseAugmenter
 from ._autoencoder import AutoEncoder
-from ._base import _rollback_on_error
 from ._conv import ConvAE
 from ._docstrings import fill_doc
 from .noise import FRACTION_KINDS, KINDS, NoiseRecipe, split_noisy
@@ -68,7 +67,12 @@ class DenoisingMixin:
         clip = (0.0, 1.0) if _engine.in_unit_range(clean) else None
         return NoiseRecipe(self.noise, level, clip)
 
-    def _fit(self, X, y, *, incremental):
+    def _training_data(self, X):
+        # Data from a NoiseAugmenter: train on its clean source, with its recipe
+        noisy, clean, recipe = split_noisy(X)
+        return (noisy if clean is None else clean), None, recipe
+
+    def _plan(self, X, target, y, call):
         if isinstance(self.noise, NoiseAugmenter) and self.noise_level is not None:
             raise ValueError(
                 f"noise_level={self.noise_level!r} would be ignored: noise is a "
@@ -76,18 +80,10 @@ class DenoisingMixin:
                 "level on the augmenter (noise=NoiseAugmenter(kind, level=...)) and "
                 "leave noise_level=None."
             )
-        with _rollback_on_error(self):
-            _, clean, carried = split_noisy(X)
-            # Data from a NoiseAugmenter: train on its clean source with its
-            # recipe; else (None here) the recipe of the parameters, set by
-            # _check_data, which sees the validated data.
-            self.noise_ = carried
-            return super()._fit(X if clean is None else clean, y, incremental=incremental)
-
-    def _check_data(self, X, target):
-        super()._check_data(X, target)
-        if self.noise_ is None:
-            self.noise_ = self._noise_recipe(target)
+        plan = super()._plan(X, target, y, call)
+        # the corruption of this call: the carried recipe, else the parameters'
+        plan["noise_"] = self._noise_recipe(target) if call.recipe is None else call.recipe
+        return plan
 
     def _training_corruption(self):
         return self.noise_

@@ -198,22 +198,19 @@ class SeqAE(BaseAutoEncoder):
             )
         return X.reshape(len(X), -1)
 
-    def _check_data(self, X, target):
-        super()._check_data(X, target)
-        self._sequence_shape(X.shape[1])
+    def _plan(self, X, target, y, call):
+        plan = super()._plan(X, target, y, call)
+        plan["sequence_shape_"] = self._sequence_shape(X.shape[1])
         if self.dropout and self.num_layers == 1:
             raise ValueError(
                 f"dropout={self.dropout!r} drops between stacked recurrent layers, and "
                 "num_layers=1 has none to drop between; set num_layers=2 or more, or "
                 "dropout=0."
             )
-        resolve_output_activation(self.output_activation, target, self.loss)
-
-    def _resolve_plan(self, n_features, target):
-        self.sequence_shape_ = self._sequence_shape(n_features)
-        self.output_activation_ = resolve_output_activation(
+        plan["output_activation_"] = resolve_output_activation(
             self.output_activation, target, self.loss
         )
+        return plan
 
     def _build_module(self, n_features, target):
         return RecurrentAutoEncoderModule(

@@ -163,8 +163,8 @@ class SparseAE(AutoEncoder):
         self.sparsity_target = sparsity_target
         self.sparsity_weight = sparsity_weight
 
-    def _check_data(self, X, target):
-        super()._check_data(X, target)
+    def _plan(self, X, target, y, call):
+        plan = super()._plan(X, target, y, call)
         if self.sparsity_weight > 0 and self.code_activation != "sigmoid":
             raise ValueError(
                 f"sparsity_weight={self.sparsity_weight} compares mean code activations "
@@ -172,6 +172,7 @@ class SparseAE(AutoEncoder):
                 f"{self.code_activation!r}. Set sparsity_weight=0 to use only the L1 "
                 "penalty alpha."
             )
+        return plan
 
     _module_class = SparseAutoEncoderModule
 

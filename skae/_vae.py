@@ -273,8 +273,8 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
     # ------------------------------------------------------------------
     # Hooks
     # ------------------------------------------------------------------
-    def _check_data(self, X, target):
-        super()._check_data(X, target)
+    def _plan(self, X, target, y, call):
+        plan = super()._plan(X, target, y, call)
         if self.backbone == "conv":
             self._check_conv_parameters()
         else:
@@ -291,8 +291,15 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
                     f"(with image_shape) to use it, or leave {unused[0]} at its default."
                 )
         self._hidden_layer_sizes()
-        self._image_shape(X.shape[1])
-        resolve_output_activation(self.output_activation, target, self.loss)
+        plan["output_activation_"] = resolve_output_activation(
+            self.output_activation, target, self.loss
+        )
+        plan["image_shape_"] = (
+            None
+            if self.backbone == "dense" and self.image_shape is None
+            else self._image_shape(X.shape[1])
+        )
+        return plan
 
     def _hidden_layer_sizes(self) -> tuple[int, ...]:
         """``hidden_layer_sizes``, validated, with "auto" resolved."""
@@ -302,16 +309,6 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
 
     def _n_classes(self) -> int:
         return 0
-
-    def _resolve_plan(self, n_features, target):
-        self.output_activation_ = resolve_output_activation(
-            self.output_activation, target, self.loss
-        )
-        self.image_shape_ = (
-            None
-            if self.backbone == "dense" and self.image_shape is None
-            else self._image_shape(n_features)
-        )
 
     def _build_module(self, n_features, target):
         if self.backbone == "conv":
@@ -544,7 +541,8 @@ class CVAE(VAE):
     def _n_classes(self):
         return len(self.classes_)
 
-    def _network_input(self, X, y, *, reset):
+    def _plan(self, X, target, y, call):
+        plan = super()._plan(X, target, y, call)
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None. "
@@ -552,38 +550,46 @@ class CVAE(VAE):
             )
         y = _check_labels(y, "y")
         check_consistent_length(X, y)
-        classes = getattr(self, "_given_classes", None)
+        classes = call.classes
         if classes is not None:
             classes = np.unique(_check_labels(classes, "classes"))
-            if not reset and not np.array_equal(classes, self.classes_):
+            if call.continuing and not np.array_equal(classes, self.classes_):
                 raise ValueError(
                     f"classes={classes.tolist()} differs from classes_="
                     f"{self.classes_.tolist()} fixed by the first partial_fit call; pass the "
                     "same classes, or call fit to start over."
                 )
-        if reset:
-            self.classes_ = np.unique(y) if classes is None else classes
-            self._class_counts = np.zeros(len(self.classes_), dtype=np.int64)
-        one_hot = self._one_hot(y, X.dtype)
-        self._training_label_index = np.searchsorted(self.classes_, y)
-        counts = one_hot.sum(axis=0).astype(np.int64)
-        # partial_fit chunks add up; a fit (warm or not) counts its own data
-        self._class_counts = counts + (self._class_counts if self._merge_counts else 0)
-        self.class_prior_ = self._class_counts / self._class_counts.sum()
-        return np.hstack([X, one_hot])
+        if call.continuing:
+            classes = self.classes_
+        elif classes is None:
+            classes = np.unique(y)
+        plan["classes_"] = classes
+        counts = np.bincount(self._label_index(y, classes), minlength=len(classes))
+        if call.continuing and call.incremental:  # partial_fit chunks add up
+            counts = counts + self._class_counts
+        plan["_class_counts"] = counts
+        plan["class_prior_"] = counts / counts.sum()
+        return plan
 
-    def _label_index(self, y):
-        """Index in ``classes_`` of each label of ``y``; unseen labels are refused."""
+    def _network_input(self, X, y):
+        return np.hstack([X, self._one_hot(_check_labels(y, "y"), X.dtype)])
+
+    def _label_index(self, y, classes=None):
+        """Index in ``classes`` (default ``classes_``) of each label of ``y``.
+
+        Unseen labels are refused.
+        """
+        classes = self.classes_ if classes is None else classes
         y = np.asarray(y)
-        known = np.isin(y, self.classes_)
+        known = np.isin(y, classes)
         if not known.all():
             unseen = np.unique(y[~known])
             raise ValueError(
                 f"y contains labels not seen in fit: {unseen.tolist()[:10]}; "
-                f"the known labels are classes_={self.classes_.tolist()}. With partial_fit, "
+                f"the known labels are classes_={classes.tolist()}. With partial_fit, "
                 "pass every label as classes=... on the first call."
             )
-        return np.searchsorted(self.classes_, y)
+        return np.searchsorted(classes, y)
 
     def _one_hot(self, y, dtype=np.float64):
         return self._one_hot_index(self._label_index(y), len(y), dtype)
@@ -654,14 +660,7 @@ class CVAE(VAE):
         self._validate_params()  # which sklearn skips in partial_fit once fitted
         return self._fit(X, y, incremental=True, classes=classes)
 
-    def _fit(self, X, y, *, incremental, classes=None):
-        self._given_classes, self._merge_counts = classes, incremental
-        try:
-            return super()._fit(X, y, incremental=incremental)
-        finally:
-            del self._given_classes, self._merge_counts
-
-    def _fit_code_distribution(self, X, *, merge=False):
+    def _fit_code_distribution(self, X, y=None, *, merge=False):
         """Also fit a full-covariance Gaussian to the codes of each class.
 
         The encoder sees ``X`` alone, so its codes carry the class as well as
@@ -671,8 +670,8 @@ class CVAE(VAE):
         instead. They use the codes of the base class's estimate (the same
         rows, encoded once); ``partial_fit`` chunks are pooled (Chan et al.'s update, per class).
         """
-        rows, Z = super()._fit_code_distribution(X, merge=merge)
-        index = self.__dict__.pop("_training_label_index")[rows]
+        rows, Z = super()._fit_code_distribution(X, y, merge=merge)
+        index = self._label_index(_check_labels(y, "y"))[rows]
         n_classes, n_components = len(self.classes_), Z.shape[1]
         count = np.bincount(index, minlength=n_classes).astype(np.float64)
         mean = np.zeros((n_classes, n_components))

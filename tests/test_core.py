@@ -252,3 +252,38 @@ def test_the_parameters_that_do_something_still_fit(digits):
         SeqAE(2, dropout=0.5, num_layers=2, max_epochs=1, random_state=0).fit(X[:50])
         ConvAE(4, code_activation="tanh", image_shape=(8, 8), max_epochs=1).fit(X[:50])
         VAE(2, backbone="conv", image_shape=(8, 8), kernel_size=5, max_epochs=1).fit(X[:50])
+
+
+PLAN_FAMILIES = {
+    **FAMILIES,
+    "ConvAE": lambda: ConvAE(4, image_shape=(8, 8), channels=(4,)),
+    "SparseAE": lambda: skae.SparseAE(4, hidden_layer_sizes=(16,)),
+    "ModuleAE": lambda: skae.ModuleAE(n_components=4),
+}
+
+
+@pytest.mark.parametrize("family", sorted(PLAN_FAMILIES))
+def test_the_plan_is_resolved_without_side_effects_and_builds_the_module(digits, family):
+    X, y = digits
+    X = X[:, :64]
+    est = PLAN_FAMILIES[family]().set_params(max_epochs=1, random_state=0)
+    if family == "SeqAE":
+        est.set_params(sequence_shape=(8, 8))
+    elif family in ("conv VAE", "ConvDenoisingAE"):
+        est.set_params(image_shape=(8, 8))
+    est.fit(X[:100], y[:100]) if family == "CVAE" else est.fit(X[:100])
+    before = dict(vars(est))
+    call = skae._base.FitCall(continuing=False, incremental=False, recipe=None, classes=None)
+    plan = est._plan(X[:100], X[:100], y[:100], call)
+    module = est._build_module(X.shape[1], X[:100])
+    # neither the plan nor the module builder touches the estimator
+    assert vars(est).keys() == before.keys()
+    assert all(vars(est)[k] is before[k] for k in before)
+    # the plan holds what fit assigned, and the module it builds has the fitted layout
+    for name, value in plan.items():
+        assert np.array_equal(np.asarray(value), np.asarray(getattr(est, name))), name
+    assert [p.shape for p in module.parameters()] == [
+        p.shape for p in est.net_.module_.parameters()
+    ]
+    # nothing passes between hooks through attributes once fit returns
+    assert not {"_given_classes", "_merge_counts", "_training_label_index"} & vars(est).keys()
