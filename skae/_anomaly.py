@@ -10,7 +10,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _codec
+from . import _codec, _engine
 from ._autoencoder import AutoEncoder
 from ._base import (
     SaveMixin,
@@ -173,7 +173,7 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
                 "to score with its score_samples, or a skae autoencoder."
             )
         if self.standardize:
-            self.scaler_ = StandardScaler().fit(X.reshape(len(X), -1))
+            self.scaler_ = self._fit_scaler(X)
         elif hasattr(self, "scaler_"):
             del self.scaler_
         X = self._standardized(X)
@@ -182,20 +182,36 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
         return self
 
     def _validate_X(self, X, *, reset):
-        X = _check_input_values(
-            lambda X: validate_data(
-                self, X, reset=reset, dtype=[np.float64, np.float32], allow_nd=True
-            ),
-            X,
-        )
-        _check_float32_range(X.reshape(len(X), -1))
+        def validate(X, *, streamed):
+            if streamed:
+                return validate_data(self, X, reset=reset, skip_check_array=True)
+            return _check_input_values(
+                lambda X: validate_data(
+                    self, X, reset=reset, dtype=[np.float64, np.float32], allow_nd=True
+                ),
+                X,
+            )
+
+        X = _engine.validate_rows(X, validate)
+        _check_float32_range(X if X.ndim == 2 else X.reshape(len(X), -1))
         return X
+
+    def _fit_scaler(self, X):
+        """The scaler of ``standardize``, fitted block by block (a memmap is never read whole)."""
+        scaler = StandardScaler()
+        for (chunk,) in _engine.row_chunks(X):
+            scaler.partial_fit(chunk.reshape(len(chunk), -1))
+        return scaler
 
     def _standardized(self, X):
         if not self.standardize:
             return X
-        flat = self.scaler_.transform(X.reshape(len(X), -1))
-        return flat.reshape(X.shape).astype(X.dtype, copy=False)
+
+        def standardize(block):
+            flat = self.scaler_.transform(block.reshape(len(block), -1))
+            return flat.reshape(block.shape).astype(block.dtype, copy=False)
+
+        return _engine.map_blocks(X, standardize)
 
     def _score(self, X):
         if self.error == "model":

@@ -65,6 +65,8 @@ __all__ = [
     "is_streamed",
     "make_net",
     "make_source",
+    "map_blocks",
+    "MappedRows",
     "map_rows",
     "make_precision",
     "Precision",
@@ -374,8 +376,63 @@ BLOCK_BYTES = 32 * 2**20
 
 
 def is_streamed(X) -> bool:
-    """Whether ``X`` is trained on and predicted from by streaming (a numpy memmap)."""
-    return isinstance(X, np.memmap)
+    """Whether ``X`` is trained on and predicted from by streaming.
+
+    A numpy memmap, or :class:`MappedRows` over one.
+    """
+    return isinstance(X, np.memmap | MappedRows)
+
+
+class MappedRows:
+    """The rows of a streamed array passed through ``fn`` as they are read.
+
+    ``fn`` maps a float32 block of rows to a block of the same shape (a
+    fitted scaler's transform, say); it runs block by block whenever the
+    engine reads rows, so the mapped data is never held whole. To the
+    engine's readers (:func:`read_rows`, :func:`row_chunks`,
+    :func:`make_source`, :func:`validate_rows`) it is a read-only 2-D
+    float32 array. Make one with :func:`map_blocks`.
+    """
+
+    ndim = 2
+    dtype = np.dtype(np.float32)
+    _range = None
+
+    def __init__(self, X, fn: Callable):
+        self.X = X
+        self.fn = fn
+        self.shape = tuple(X.shape)
+        self.size = int(X.size)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows) -> np.ndarray:
+        return np.asarray(self.fn(read_rows(self.X, rows)), dtype=np.float32)
+
+    @property
+    def _mmap(self):
+        return getattr(self.X, "_mmap", None)
+
+    def _extreme(self, which):
+        if self._range is None:
+            check_streamed(self)
+        return self.dtype.type(self._range[which])
+
+    def min(self):
+        return self._extreme(0)
+
+    def max(self):
+        return self._extreme(1)
+
+
+def map_blocks(X, fn: Callable):
+    """``fn(X)``, applied whole to an in-memory ``X`` and block by block to a streamed one.
+
+    The same ``fn`` gives the same rows either way; a streamed ``X`` gives a
+    :class:`MappedRows`, read (and mapped) one block at a time.
+    """
+    return MappedRows(X, fn) if is_streamed(X) else fn(X)
 
 
 def _release(X) -> None:
@@ -531,7 +588,8 @@ def validate_rows(X, validate: Callable):
 def check_streamed(X: np.memmap) -> StreamedArray:
     """Check a memmap chunk by chunk for NaN and infinity, never copying it whole.
 
-    Returns ``X`` as a :class:`StreamedArray` carrying its range.
+    Returns ``X`` as a :class:`StreamedArray` carrying its range (a
+    :class:`MappedRows` records its range itself).
     """
     low, high = math.inf, -math.inf
     for (chunk,) in row_chunks(X):
@@ -544,7 +602,7 @@ def check_streamed(X: np.memmap) -> StreamedArray:
             )
         if chunk.size:
             low, high = min(low, float(chunk.min())), max(high, float(chunk.max()))
-    out = X.view(StreamedArray)
+    out = X if isinstance(X, MappedRows) else X.view(StreamedArray)
     out._range = (low, high)
     return out
 

@@ -287,3 +287,29 @@ def test_the_plan_is_resolved_without_side_effects_and_builds_the_module(digits,
     ]
     # nothing passes between hooks through attributes once fit returns
     assert not {"_given_classes", "_merge_counts", "_training_label_index"} & vars(est).keys()
+
+
+@pytest.mark.parametrize("error", ["model", "squared"])
+@pytest.mark.parametrize("standardize", [True, False])
+def test_the_outlier_detector_streams_a_memmap(monkeypatch, data_file, error, standardize):
+    path, X, _ = data_file
+    monkeypatch.setattr(_engine, "BLOCK_BYTES", BLOCK)
+    mm = np.load(path, mmap_mode="r")
+    params = {"error": error, "standardize": standardize}
+    est = AutoEncoder(4, hidden_layer_sizes=(16,), max_epochs=1, random_state=0)
+    streamed = skae.AutoEncoderOutlierDetector(est, **params).fit(mm)
+    tracemalloc.start()
+    try:
+        scores = streamed.score_samples(mm)
+        labels = streamed.predict(mm)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # the scores of the in-memory data, from a few blocks plus the scores
+    np.testing.assert_array_equal(scores, streamed.score_samples(X))
+    np.testing.assert_array_equal(labels, streamed.predict(X))
+    assert peak < 8 * BLOCK + 4 * scores.nbytes, f"peak {peak / 2**20:.1f} MiB"
+    if standardize:  # fitted block by block, as in memory
+        scaler = skae.AutoEncoderOutlierDetector(est, **params).fit(X).scaler_
+        np.testing.assert_allclose(streamed.scaler_.mean_, scaler.mean_, rtol=1e-12)
+        np.testing.assert_allclose(streamed.scaler_.scale_, scaler.scale_, rtol=1e-9)
