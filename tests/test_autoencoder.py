@@ -31,6 +31,7 @@ def _pca_mse(X_train, X_test, n_components):
 # ----------------------------------------------------------------------------
 # Quality of the defaults
 # ----------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "standardize, output_activation",
     [

@@ -3,6 +3,7 @@
 import inspect
 from functools import partial
 
+import pytest
 from sklearn.base import BaseEstimator
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -91,6 +92,7 @@ def _default_instances():
 
 # Every public estimator as a user first meets it: the default constructor,
 # default epochs and all.
+@pytest.mark.slow
 @parametrize_with_checks(
     list(_default_instances()),
     expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS.get(type(est).__name__, {}),

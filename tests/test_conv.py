@@ -138,6 +138,7 @@ def test_errors_name_the_parameter(params, X_shape, match):
         ConvAE(max_epochs=1, **params).fit(X)
 
 
+@pytest.mark.slow
 def test_digits_not_worse_than_pca(digits_split):
     X_train, X_test, _, _ = digits_split
     k = 16

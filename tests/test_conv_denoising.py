@@ -14,6 +14,7 @@ def _psnr(A, B):
     return 10 * np.log10(1 / np.mean(np.square(np.asarray(A, dtype=np.float64) - B)))
 
 
+@pytest.mark.slow
 def test_denoises_digits_better_than_the_noisy_input(digits_split):
     X_train, X_test, _, _ = digits_split
     params = {"image_shape": (8, 8), "channels": (16, 16), "lr": 3e-3, "max_epochs": 10}

@@ -11,6 +11,8 @@ import matplotlib.pyplot as plt
 import pytest
 from threadpoolctl import threadpool_limits
 
+pytestmark = pytest.mark.slow
+
 EXAMPLES = sorted((Path(__file__).parents[1] / "examples").glob("plot_*.py"))
 
 

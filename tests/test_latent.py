@@ -45,6 +45,7 @@ def test_plain_autoencoder_samples_from_a_diagonal_gaussian(ae):
     np.testing.assert_array_equal(samples, ae.sample(6, random_state=0))
 
 
+@pytest.mark.slow
 def test_mixture_samples_look_more_like_digits(ae, digits_split, classifier):
     X_train = digits_split[0]
     diagonal = ae.sample(200, random_state=0)

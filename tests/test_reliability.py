@@ -114,7 +114,11 @@ def test_inference_never_switches_module_mode():
 
 
 @pytest.mark.parametrize(
-    "est", [AutoEncoder(dropout=0.5), VAE()], ids=["AutoEncoder-dropout", "VAE-sampling"]
+    "est",
+    [
+        pytest.param(AutoEncoder(dropout=0.5), id="AutoEncoder-dropout"),
+        pytest.param(VAE(), id="VAE-sampling", marks=pytest.mark.slow),
+    ],
 )
 def test_concurrent_inference_on_a_model_random_in_training(est):
     # dropout and the VAE's sampled code are active in training mode only
@@ -455,7 +459,7 @@ def test_cvae_partial_fit_classes():
 # ----------------------------------------------------------------------
 # 10. Same seed, same result: what is promised
 # ----------------------------------------------------------------------
-@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("threads", [1, pytest.param(2, marks=pytest.mark.slow)])
 def test_same_seed_same_threads_same_result(threads):
     X, _ = _data(32)
     previous = torch.get_num_threads()

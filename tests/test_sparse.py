@@ -29,6 +29,7 @@ def test_l1_penalty_gives_sparser_code_at_similar_error(digits_split):
     assert -sparse.score(X_test) < 1.5 * -plain.score(X_test)
 
 
+@pytest.mark.slow
 def test_kl_penalty_reaches_the_sparsity_target(digits_split):
     X_train, X_test, _, _ = digits_split
     params = {**PARAMS, "alpha": 0.0, "code_activation": "sigmoid"}

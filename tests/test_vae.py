@@ -274,6 +274,7 @@ def test_conv_vae_with_dense_layers_keeps_its_code(conv_vae, digits_split):
     assert knn.score(conv_vae.transform(X_test), y_test) > 0.5
 
 
+@pytest.mark.slow
 def test_dense_vae_with_a_wide_code_keeps_it():
     # The dense backbone keeps torch's weights. With scale-preserving (He)
     # weights in encoder and decoder, VAE(32) on these 1,000 MNIST digits had
