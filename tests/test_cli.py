@@ -46,7 +46,8 @@ def test_demo_on_digits_writes_pictures_and_metrics(tmp_path, capsys):
     for name in DIGITS_FILES:
         assert (out / name).stat().st_size > 0, name
     for name in DIGITS_FILES - {"metrics.json"}:
-        assert Image.open(out / name).size[0] > 100, name
+        with Image.open(out / name) as image:
+            assert image.size[0] > 100, name
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics) == {
         "data",

@@ -197,7 +197,9 @@ def test_scale_preserving_weights_keep_the_signal_through_depth(activation):
     kept = second_moment()
     assert shrunk < 0.1
     assert 0.2 < kept < 3.0
-    assert all(float(m.bias.abs().max()) == 0 for m in stack if isinstance(m, torch.nn.Linear))
+    assert all(
+        float(m.bias.detach().abs().max()) == 0 for m in stack if isinstance(m, torch.nn.Linear)
+    )
 
 
 def test_loss_sums_features_and_weights_kl():
