@@ -6,6 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.utils._param_validation import InvalidParameterError
 
@@ -20,10 +21,15 @@ FAST = {"loss": "bce", "batch_size": 128, "lr": 3e-3, "random_state": 0}
 def fitted(digits_split):
     """2-D VAEs with beta 0.1, 1 and 4 on the training digits (20 epochs each)."""
     X_train = digits_split[0]
-    return {
+    fitted = {
         beta: VAE(n_components=2, beta=beta, max_epochs=20, **FAST).fit(X_train)
-        for beta in (0.1, 1.0, 4.0)
+        for beta in (0.1, 1.0)
     }
+    # beta=4 collapses the posterior onto the prior (last KL ~1e-5 nats): the
+    # decoder sees no code and reconstructs the mean image, and fit says so
+    with pytest.warns(ConvergenceWarning, match="that of predicting the mean"):
+        fitted[4.0] = VAE(n_components=2, beta=4.0, max_epochs=20, **FAST).fit(X_train)
+    return fitted
 
 
 def test_kl_term_is_nonzero_during_training(fitted):
