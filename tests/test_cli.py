@@ -157,6 +157,7 @@ def test_demo_default_epochs_beats_pca(tmp_path):
     assert anomaly["roc_auc_autoencoder"] > 0.98
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_demo_on_unlabelled_npy(tmp_path, capsys):
     rng = np.random.RandomState(0)
     data = tmp_path / "data.npy"
@@ -186,6 +187,7 @@ def test_demo_on_unlabelled_npy(tmp_path, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_demo_on_csv_with_header_and_image_stack(tmp_path, capsys):
     rng = np.random.RandomState(0)
     csv = tmp_path / "data.csv"
@@ -207,6 +209,7 @@ def test_demo_on_csv_with_header_and_image_stack(tmp_path, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_demo_on_image_folder(tmp_path, capsys):
     rng = np.random.RandomState(0)
     for label in ("no", "yes"):
@@ -333,6 +336,7 @@ def test_output_folder_that_is_a_file(tmp_path, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_demo_streams_a_folder_through_a_memmap(tmp_path, capsys, monkeypatch):
     from skae import _engine
 

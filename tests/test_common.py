@@ -11,6 +11,10 @@ import skae
 from skae import AutoEncoder
 from skae.modules import DenseAutoEncoderModule
 
+# sklearn's checks fit on a few dozen random rows (and the checks at the
+# defaults for the default epochs): skae's collapse check warns on most of them.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 # Parameters that keep each estimator fast under the checks (a few epochs);
 # anything not listed gets ``max_epochs=2`` when it has that parameter. A list
 # of parameter sets checks the class once per set (each instance's repr, which

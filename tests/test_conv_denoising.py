@@ -51,6 +51,7 @@ def test_bad_noise_is_rejected(digits):
         ConvDenoisingAE(**dict(FAST, kernel_size=4)).fit(X)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_image_arrays_and_noise_recipe(digits):
     X = digits[0][:60]
     dae = ConvDenoisingAE(noise="salt_and_pepper", noise_level=0.1, **FAST).fit(X.reshape(-1, 8, 8))
@@ -61,6 +62,7 @@ def test_image_arrays_and_noise_recipe(digits):
     assert dae.score(X) < 0
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_after_a_noise_augmenter_in_a_pipeline(digits):
     X = digits[0][:60]
     augmenter = NoiseAugmenter("masking", level=0.25, random_state=0)

@@ -105,6 +105,7 @@ def test_classes_and_prior_are_kept(cvae, digits_split):
     np.testing.assert_allclose(cvae.class_prior_, np.bincount(y_train) / len(y_train))
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_string_labels(digits_split):
     X, y = digits_split[1][:120], digits_split[3][:120]
     names = np.array(

@@ -130,6 +130,7 @@ def test_own_noise_keeps_unit_range_data_in_range(digits):
     assert given.noise_ == NoiseRecipe("gaussian", 0.5)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_default_noise_level_is_the_default_strength(digits):
     X = digits[0][:100]
     default = DenoisingAE(4, **FAST).fit(X)
@@ -139,6 +140,7 @@ def test_default_noise_level_is_the_default_strength(digits):
     np.testing.assert_array_equal(default.transform(X), explicit.transform(X))
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("in_pipeline", [False, True])
 def test_noise_level_beside_an_augmenter_is_refused(
     digits, in_pipeline, state_of, assert_same_state

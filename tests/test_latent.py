@@ -110,6 +110,7 @@ def test_interpolation_runs_between_the_two_reconstructions(ae, digits_split):
         interpolate(ae, X[0], X[1], n_steps=1)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_vae_latent_grid_follows_prior_quantiles(digits_split):
     vae = VAE(n_components=3, max_epochs=2, **FAST).fit(digits_split[1])
     grid = latent_grid(vae, n_steps=4, dims=(0, 2))
@@ -147,6 +148,7 @@ def test_latent_grid_validation(ae, kwargs, match):
         latent_grid(ae, **kwargs)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_conditional_models_decode_under_a_label(digits_split):
     X, y = digits_split[1][:150], digits_split[3][:150]
     cvae = CVAE(n_components=2, max_epochs=2, loss="bce", **FAST).fit(X, y)

@@ -170,6 +170,7 @@ def _assert_same_search(remote, local, remote_check, local_check, name):
 # One test per backend, looping over the cases: under pytest-xdist each test
 # that needs a cluster starts one in its worker, and the CPU is scarce.
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_searches_on_dask_cluster_equal_local_searches(data, local_results, dask_client):
     from distributed import get_task_stream
 
@@ -205,6 +206,7 @@ def ray_backend():
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_searches_on_ray_equal_local_searches(data, local_results, ray_backend):
     X, y = data
     for name, search, args, check in _searches(X, y):
@@ -383,6 +385,7 @@ def test_data_parallel_without_processes_says_how_to_launch(monkeypatch, digits)
             pass
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_data_parallel_in_a_group_of_one_equals_plain_training(digits):
     from skae import DataParallel
     from skae._engine import AutoEncoderNet

@@ -41,6 +41,7 @@ def test_kl_penalty_reaches_the_sparsity_target(digits_split):
     assert abs(sparse.transform(X_test).mean() - 0.05) < 0.02
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_zero_penalties_train_as_the_dense_autoencoder(digits):
     X = digits[0][:200]
     params = {"n_components": 4, "hidden_layer_sizes": (16,), "max_epochs": 3, "random_state": 0}

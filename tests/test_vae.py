@@ -87,6 +87,7 @@ def test_score_samples_is_the_deterministic_elbo(fitted, digits_split):
     assert vae.score(X_test) == pytest.approx(scores.mean())
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_mse_elbo_includes_the_gaussian_constant(digits_split):
     X = digits_split[1][:60]
     vae = VAE(n_components=2, loss="mse", max_epochs=2, random_state=0).fit(X)
@@ -106,6 +107,7 @@ def test_held_out_elbo_prefers_real_digits_to_noise(fitted, digits_split):
     assert vae.score(digits_split[1]) > vae.score(noise) + 20
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_grid_search_over_beta_ranks_by_held_out_elbo(digits_split):
     X_train = digits_split[0][:600]
     search = GridSearchCV(
@@ -134,6 +136,7 @@ def test_sample_rejects_bad_n_samples(fitted, bad):
         fitted[1.0].sample(bad)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_kl_warmup_ramps_the_weight_from_zero(digits_split):
     X = digits_split[1][:100]
     vae = VAE(n_components=2, kl_warmup_epochs=4, max_epochs=6, **FAST).fit(X)
@@ -146,6 +149,7 @@ def test_kl_warmup_ramps_the_weight_from_zero(digits_split):
     assert vae.net_.criterion_.kl_weight == 1.0
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_same_seed_same_codes(digits_split):
     X = digits_split[1][:100]
     a = VAE(n_components=3, max_epochs=3, **FAST).fit(X).transform(X)
@@ -221,6 +225,7 @@ def test_loss_sums_features_and_weights_kl():
     assert float(gaussian_kl(torch.zeros(3, 2), torch.zeros(3, 2)).abs().max()) == 0.0
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_validation_records_the_kl_of_held_out_data(digits_split):
     X = digits_split[1][:100]
     vae = VAE(n_components=2, max_epochs=3, validation_fraction=0.2, **FAST).fit(X)
@@ -229,6 +234,7 @@ def test_validation_records_the_kl_of_held_out_data(digits_split):
     assert len(vae.validation_loss_curve_) == 3
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_warm_start_continues_the_warmup(digits_split):
     X = digits_split[1][:100]
     vae = VAE(n_components=2, kl_warmup_epochs=4, max_epochs=2, warm_start=True, **FAST)
@@ -297,6 +303,7 @@ def test_dense_vae_with_a_wide_code_keeps_it():
     assert min(vae.kl_curve_[3:]) > 3
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_vae_on_inputs_of_a_large_scale_stays_finite():
     # Inputs near 100 give log variances in the hundreds at the start, whose
     # exp is infinite: the head clips them, so training does not turn NaN.
@@ -308,6 +315,7 @@ def test_vae_on_inputs_of_a_large_scale_stays_finite():
         assert np.all(np.isfinite(vae.score_samples(X)))
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_conv_vae_hidden_layers_sit_between_convolutions_and_code(digits_split):
     X = digits_split[0][:200]
     params = dict(CONV, max_epochs=1)
@@ -350,6 +358,7 @@ def test_conv_vae_samples_are_flat_images(conv_vae):
     np.testing.assert_allclose(samples, conv_vae.inverse_transform(prior), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_conv_vae_image_arrays_match_flat_input(conv_vae, digits_split):
     flat = digits_split[1][:40]
     images = flat.reshape(-1, 8, 8)
@@ -363,6 +372,7 @@ def test_conv_vae_image_arrays_match_flat_input(conv_vae, digits_split):
     np.testing.assert_array_equal(a, clone(small).fit(flat).transform(flat))
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("downsample", ["pool", "stride"])
 @pytest.mark.parametrize("upsample", ["upsample", "transpose"])
 def test_conv_vae_odd_colour_images_round_trip(downsample, upsample):
@@ -385,6 +395,7 @@ def test_conv_vae_odd_colour_images_round_trip(downsample, upsample):
     np.testing.assert_allclose(vae.transform(images), vae.transform(flat))
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_conv_vae_without_image_shape_convolves_a_signal():
     X = np.random.RandomState(0).normal(size=(20, 10))
     vae = VAE(n_components=2, backbone="conv", channels=(4, 2), max_epochs=2, random_state=0)
@@ -393,6 +404,7 @@ def test_conv_vae_without_image_shape_convolves_a_signal():
     assert vae.sample(3, random_state=0).shape == (3, 10)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_dense_vae_accepts_images_with_image_shape(digits_split):
     flat = digits_split[1][:60]
     vae = VAE(n_components=2, image_shape=(8, 8), max_epochs=2, **FAST).fit(flat.reshape(-1, 8, 8))
