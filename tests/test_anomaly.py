@@ -59,6 +59,7 @@ def test_detector_conventions(fitted, zeros):
     np.testing.assert_array_equal(detector.fit_predict(X_train), fitted.predict(X_train))
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_estimator_is_cloned_not_fitted(zeros):
     ae = small_ae(max_epochs=2)
     detector = AutoEncoderOutlierDetector(ae).fit(zeros[0])
@@ -73,6 +74,7 @@ def test_default_estimator_is_an_autoencoder():
     assert detector.estimator_.get_params() == AutoEncoder().get_params()
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("contamination", [0.01, 0.05, 0.1, 0.25, 0.5])
 def test_contamination_is_the_training_outlier_fraction(zeros, contamination):
     X_train = zeros[0]
@@ -128,6 +130,7 @@ def test_auto_contamination_on_gaussian_scores():
     assert 0.0005 < np.mean(labels == -1) < 0.003
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_errors_squared_absolute_and_model(zeros):
     X_train, held_out, _ = zeros
     model = AutoEncoderOutlierDetector(small_ae(max_epochs=3), standardize=False).fit(X_train)
@@ -158,6 +161,7 @@ class _ModelScoredAE(AutoEncoder):
         return -np.sum(self.transform(X) ** 2, axis=1)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_model_error_defers_to_the_estimators_own_score(zeros):
     X_train, held_out, _ = zeros
     est = _ModelScoredAE(**small_ae(max_epochs=3).get_params())
@@ -215,6 +219,7 @@ def test_standardize_is_a_scaler_in_front(zeros):
     assert not hasattr(detector, "scaler_")
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_deterministic(zeros):
     X_train, held_out, _ = zeros
     a = AutoEncoderOutlierDetector(small_ae(max_epochs=5)).fit(X_train)
@@ -224,6 +229,7 @@ def test_deterministic(zeros):
     np.testing.assert_array_equal(a.score_samples(held_out), a.score_samples(held_out))
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_pandas_input(zeros):
     pd = pytest.importorskip("pandas")
     X_train, held_out, _ = zeros

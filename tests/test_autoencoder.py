@@ -31,6 +31,7 @@ def _pca_mse(X_train, X_test, n_components):
 # ----------------------------------------------------------------------------
 # Quality of the defaults
 # ----------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "standardize, output_activation",
     [
@@ -57,6 +58,7 @@ def test_defaults_beat_mean_predictor_and_pca(digits_split, standardize, output_
 # ----------------------------------------------------------------------------
 # The architectures of the classic labs
 # ----------------------------------------------------------------------------
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize(
     "params, linear_shapes",
     [
@@ -87,6 +89,7 @@ def test_expresses_the_classic_lab_models(params, linear_shapes):
         assert np.all(np.abs(Z) <= 1)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_input_dropout_and_bce_train():
     X = np.random.RandomState(0).rand(64, 10)
     ae = AutoEncoder(n_components=3, input_dropout=0.15, dropout=0.1, loss="bce", **FAST).fit(X)
@@ -165,6 +168,7 @@ def test_partial_fit_after_fit_with_validation(digits):
     assert np.isnan(ae.validation_loss_curve_[-1])
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize(
     "optimizer, kwargs, lr, expected",
     [
@@ -201,6 +205,7 @@ def test_callbacks_are_passed_through_and_not_mutated(digits):
     assert not hasattr(callback, "count")
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_verbose_prints_table_and_progress(digits, capsys):
     X, _ = digits
     AutoEncoder(verbose=1, max_epochs=2, random_state=0).fit(X[:100])
@@ -242,6 +247,7 @@ def test_global_random_state_untouched(digits):
     assert_array_equal(np.random.rand(3), expected_np)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     X=arrays(
@@ -413,6 +419,7 @@ def test_cuda_unavailable_message():
         AutoEncoder(device="cuda", max_epochs=1).fit(np.zeros((4, 2)))
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_device_auto_falls_back_to_cpu(digits):
     X, _ = digits
     ae = AutoEncoder(device="auto", **FAST).fit(X[:50])

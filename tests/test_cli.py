@@ -31,6 +31,7 @@ DIGITS_FILES = {
 }
 
 
+@pytest.mark.slow
 def test_demo_on_digits_writes_pictures_and_metrics(tmp_path, capsys):
     out = tmp_path / "result"
     status, stdout, stderr = _run(capsys, "--out", str(out), "--epochs", "3", "--seed", "1")
@@ -45,7 +46,8 @@ def test_demo_on_digits_writes_pictures_and_metrics(tmp_path, capsys):
     for name in DIGITS_FILES:
         assert (out / name).stat().st_size > 0, name
     for name in DIGITS_FILES - {"metrics.json"}:
-        assert Image.open(out / name).size[0] > 100, name
+        with Image.open(out / name) as image:
+            assert image.size[0] > 100, name
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics) == {
         "data",
@@ -134,6 +136,7 @@ def test_demo_on_digits_writes_pictures_and_metrics(tmp_path, capsys):
     assert 0.9 < anomaly["roc_auc_pca"] <= 1  # PCA(8) error, normal digit 3: 0.989
 
 
+@pytest.mark.slow
 def test_demo_default_epochs_beats_pca(tmp_path):
     # Default epochs (60 for the autoencoders, 150 for the VAE), seed 0, measured:
     # AE MSE 0.0096 vs PCA 0.0115 at 16-D; PSNR noisy 9.4, denoised 14.5, PCA 13.3 dB;
@@ -154,6 +157,7 @@ def test_demo_default_epochs_beats_pca(tmp_path):
     assert anomaly["roc_auc_autoencoder"] > 0.98
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_demo_on_unlabelled_npy(tmp_path, capsys):
     rng = np.random.RandomState(0)
     data = tmp_path / "data.npy"
@@ -182,6 +186,8 @@ def test_demo_on_unlabelled_npy(tmp_path, capsys):
     assert "image pictures: skipped, the data are not images" in stdout
 
 
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_demo_on_csv_with_header_and_image_stack(tmp_path, capsys):
     rng = np.random.RandomState(0)
     csv = tmp_path / "data.csv"
@@ -202,6 +208,8 @@ def test_demo_on_csv_with_header_and_image_stack(tmp_path, capsys):
         assert (tmp_path / "s" / name).exists(), name
 
 
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_demo_on_image_folder(tmp_path, capsys):
     rng = np.random.RandomState(0)
     for label in ("no", "yes"):
@@ -268,6 +276,7 @@ def test_bad_options_exit_with_usage(capsys):
     assert cli.main([]) == 0  # no command: help
 
 
+@pytest.mark.slow
 def test_python_m_skae_reports_without_traceback(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "skae", "demo", "--data", str(tmp_path / "nope.csv")],
@@ -326,6 +335,8 @@ def test_output_folder_that_is_a_file(tmp_path, capsys):
     assert "Cannot create the output folder" in stderr
 
 
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_demo_streams_a_folder_through_a_memmap(tmp_path, capsys, monkeypatch):
     from skae import _engine
 

@@ -3,12 +3,17 @@
 import inspect
 from functools import partial
 
+import pytest
 from sklearn.base import BaseEstimator
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import skae
 from skae import AutoEncoder
 from skae.modules import DenseAutoEncoderModule
+
+# sklearn's checks fit on a few dozen random rows (and the checks at the
+# defaults for the default epochs): skae's collapse check warns on most of them.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 # Parameters that keep each estimator fast under the checks (a few epochs);
 # anything not listed gets ``max_epochs=2`` when it has that parameter. A list
@@ -91,6 +96,7 @@ def _default_instances():
 
 # Every public estimator as a user first meets it: the default constructor,
 # default epochs and all.
+@pytest.mark.slow
 @parametrize_with_checks(
     list(_default_instances()),
     expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS.get(type(est).__name__, {}),

@@ -50,6 +50,7 @@ def _layers(summary):
     return [(kind, shape) for name, kind, shape, _ in summary.rows[1:]]
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_expresses_conv_denoising_model():
     # Conv2D 256 + pool, Conv2D 128 + pool, Conv2D 64 code,
     # Conv2D 128 + upsample, Conv2D 256 + upsample, sigmoid output with 3 channels.
@@ -84,6 +85,7 @@ def test_expresses_conv_denoising_model():
     assert set(kernels) == {(3, 3)}
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("downsample", ["pool", "stride"])
 @pytest.mark.parametrize("upsample", ["upsample", "transpose"])
 def test_image_arrays_match_flat_input(downsample, upsample):
@@ -111,6 +113,7 @@ def test_image_arrays_match_flat_input(downsample, upsample):
     np.testing.assert_allclose(ae.transform(gray), ae.transform(gray.reshape(10, -1)))
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_no_image_shape_is_a_one_dimensional_signal():
     X = np.random.RandomState(0).normal(size=(20, 10))
     ae = ConvAE(channels=(4, 2), max_epochs=2, random_state=0).fit(X)
@@ -138,6 +141,7 @@ def test_errors_name_the_parameter(params, X_shape, match):
         ConvAE(max_epochs=1, **params).fit(X)
 
 
+@pytest.mark.slow
 def test_digits_not_worse_than_pca(digits_split):
     X_train, X_test, _, _ = digits_split
     k = 16
@@ -151,6 +155,7 @@ def test_digits_not_worse_than_pca(digits_split):
     assert conv_mse < 0.95 * pca_mse
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_same_seed_same_codes():
     X = np.random.RandomState(0).uniform(size=(30, 36))
     params = {"image_shape": (6, 6), "channels": (3, 3), "max_epochs": 3}

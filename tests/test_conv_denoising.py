@@ -14,6 +14,7 @@ def _psnr(A, B):
     return 10 * np.log10(1 / np.mean(np.square(np.asarray(A, dtype=np.float64) - B)))
 
 
+@pytest.mark.slow
 def test_denoises_digits_better_than_the_noisy_input(digits_split):
     X_train, X_test, _, _ = digits_split
     params = {"image_shape": (8, 8), "channels": (16, 16), "lr": 3e-3, "max_epochs": 10}
@@ -50,6 +51,7 @@ def test_bad_noise_is_rejected(digits):
         ConvDenoisingAE(**dict(FAST, kernel_size=4)).fit(X)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_image_arrays_and_noise_recipe(digits):
     X = digits[0][:60]
     dae = ConvDenoisingAE(noise="salt_and_pepper", noise_level=0.1, **FAST).fit(X.reshape(-1, 8, 8))
@@ -60,6 +62,7 @@ def test_image_arrays_and_noise_recipe(digits):
     assert dae.score(X) < 0
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_after_a_noise_augmenter_in_a_pipeline(digits):
     X = digits[0][:60]
     augmenter = NoiseAugmenter("masking", level=0.25, random_state=0)

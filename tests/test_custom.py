@@ -10,6 +10,9 @@ from torch import nn
 from skae import AutoEncoder, ModuleAE
 from skae.modules import DenseAutoEncoderModule, init_output_bias
 
+# a few epochs on a few rows: the plumbing is checked, not what the models learnt
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 
 class TinyAE(nn.Module):
     """A user module: encode/decode, and a forward returning (reconstruction, code)."""

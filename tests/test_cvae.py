@@ -105,6 +105,7 @@ def test_classes_and_prior_are_kept(cvae, digits_split):
     np.testing.assert_allclose(cvae.class_prior_, np.bincount(y_train) / len(y_train))
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_string_labels(digits_split):
     X, y = digits_split[1][:120], digits_split[3][:120]
     names = np.array(
@@ -219,6 +220,7 @@ def test_conv_transform_and_scores_take_images_without_labels(conv_cvae, digits_
     assert conv_cvae.reconstruct(images).shape == (40, 64)
 
 
+@pytest.mark.slow
 def test_samples_of_real_mnist_digits_are_recognised():
     # 1,000 real 28x28 digits, defaults, 10 epochs. Measured (seeds 0-2): the
     # samples of each requested digit are recognised 0.85-0.87 on average

@@ -76,6 +76,7 @@ def test_augmenter_invalid_parameters(params, match):
 # ----------------------------------------------------------------------------
 # DenoisingAE on its own
 # ----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_dae_beats_noisy_input_and_pca_at_gaussian_04(digits_split):
     """Held-out digits, gaussian noise factor 0.4 clipped to [0, 1], fixed seeds."""
     X_train, X_test = digits_split[0], digits_split[1]
@@ -129,6 +130,7 @@ def test_own_noise_keeps_unit_range_data_in_range(digits):
     assert given.noise_ == NoiseRecipe("gaussian", 0.5)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_default_noise_level_is_the_default_strength(digits):
     X = digits[0][:100]
     default = DenoisingAE(4, **FAST).fit(X)
@@ -138,6 +140,7 @@ def test_default_noise_level_is_the_default_strength(digits):
     np.testing.assert_array_equal(default.transform(X), explicit.transform(X))
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("in_pipeline", [False, True])
 def test_noise_level_beside_an_augmenter_is_refused(
     digits, in_pipeline, state_of, assert_same_state
@@ -199,6 +202,7 @@ def test_dae_partial_fit_and_warm_start(digits):
 # ----------------------------------------------------------------------------
 # The Pipeline contract
 # ----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_pipeline_trained_dae_matches_dae_with_own_noise(digits_split):
     X_train, X_test = digits_split[0], digits_split[1]
     noisy = add_noise(X_test, "gaussian", 0.4, clip=(0, 1), random_state=1)
@@ -248,6 +252,7 @@ def test_any_autoencoder_learns_noisy_to_clean_in_a_pipeline(digits_split):
     assert pipe.score(X_test) == pytest.approx(expected.mean(), rel=1e-6)
 
 
+@pytest.mark.slow
 def test_grid_search_ranks_by_denoising_quality(digits):
     X = digits[0][:600]
     dae = DenoisingAE(**dict(FAST, max_epochs=30))

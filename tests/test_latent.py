@@ -45,6 +45,7 @@ def test_plain_autoencoder_samples_from_a_diagonal_gaussian(ae):
     np.testing.assert_array_equal(samples, ae.sample(6, random_state=0))
 
 
+@pytest.mark.slow
 def test_mixture_samples_look_more_like_digits(ae, digits_split, classifier):
     X_train = digits_split[0]
     diagonal = ae.sample(200, random_state=0)
@@ -109,6 +110,7 @@ def test_interpolation_runs_between_the_two_reconstructions(ae, digits_split):
         interpolate(ae, X[0], X[1], n_steps=1)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_vae_latent_grid_follows_prior_quantiles(digits_split):
     vae = VAE(n_components=3, max_epochs=2, **FAST).fit(digits_split[1])
     grid = latent_grid(vae, n_steps=4, dims=(0, 2))
@@ -146,6 +148,7 @@ def test_latent_grid_validation(ae, kwargs, match):
         latent_grid(ae, **kwargs)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_conditional_models_decode_under_a_label(digits_split):
     X, y = digits_split[1][:150], digits_split[3][:150]
     cvae = CVAE(n_components=2, max_epochs=2, loss="bce", **FAST).fit(X, y)

@@ -54,6 +54,7 @@ def test_loss_curve_lines_equal_curves(ae2):
     assert display.ax_.get_title() == "AutoEncoder"
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_loss_curve_without_validation_and_given_ax(digits):
     X, _ = digits
     ae = AutoEncoder(max_epochs=2, random_state=0).fit(X[:100])
@@ -195,6 +196,7 @@ def test_latent_grid_decodes_through_inverse_transform(ae2, digits):
     assert display.grid_y[0] > display.grid_y[-1]  # top row = highest code 2
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_latent_grid_prior_extent_and_wrong_width(ae2, digits):
     X, _ = digits
     display = LatentGridDisplay.from_estimator(ae2, n_per_side=3)

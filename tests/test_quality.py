@@ -52,6 +52,7 @@ def _fit_quietly(model, X):
         return model.fit(X)
 
 
+@pytest.mark.slow
 def test_conv_autoencoder_beats_the_mean_predictor_on_real_digits(mnist1000):
     X_train, X_test = mnist1000
     ae = _fit_quietly(
@@ -63,6 +64,7 @@ def test_conv_autoencoder_beats_the_mean_predictor_on_real_digits(mnist1000):
     assert -ae.score(X_test) < 0.9 * _mean_mse(X_train, X_test)
 
 
+@pytest.mark.slow
 def test_dense_denoiser_beats_pca_on_noisy_real_digits(mnist1000):
     X_train, X_test = mnist1000
     noisy = add_noise(X_test, "gaussian", 0.4, clip=(0, 1), random_state=1)
@@ -76,6 +78,7 @@ def test_dense_denoiser_beats_pca_on_noisy_real_digits(mnist1000):
     assert gain > 0.5
 
 
+@pytest.mark.slow
 def test_deep_tanh_code_beats_the_mean_predictor_at_28x28(digits28):
     # A 2-D code is the noisiest thing trained here: one seed moves kNN from
     # 0.35 to 0.69, so the bounds hold for the mean of three seeds. Measured
@@ -124,6 +127,7 @@ def test_stall_warns(digits28):
         stalled.fit(digits28[0])
 
 
+@pytest.mark.slow
 def test_a_denoiser_is_judged_on_noisy_input(digits28):
     X_train = digits28[0]
     # Trained to fill in 80% masked pixels, the model cleans masked images
@@ -171,6 +175,7 @@ def test_collapse_messages(model_error, mean_error, code_std, symptoms):
     assert len(messages) == (symptoms + 1 if symptoms else 0)
 
 
+@pytest.mark.slow
 def test_real_size_datasets():
     X_train, X_test, y_train, y_test = load_mnist_sample()
     assert X_train.shape == (4000, 784) and X_test.shape == (1000, 784)
@@ -207,6 +212,7 @@ def test_output_bias_of_a_convolution_is_the_channel_mean():
     assert not init_output_bias(decoder, mean, "relu")
 
 
+@pytest.mark.slow
 def test_untrained_models_start_near_the_mean_image(digits28):
     X_train = digits28[0]
     mean = X_train.mean()  # 0.13; a sigmoid output with a zero bias starts at 0.5 or more

@@ -13,6 +13,7 @@ def _blocks(language):
     return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", _blocks("python"), ids=lambda s: s.splitlines()[0][:40])
 def test_readme_python_snippets_run(source, capsys):
     exec(compile(source, "README.md", "exec"), {"__name__": "__readme__"})

@@ -169,6 +169,8 @@ def _assert_same_search(remote, local, remote_check, local_check, name):
 
 # One test per backend, looping over the cases: under pytest-xdist each test
 # that needs a cluster starts one in its worker, and the CPU is scarce.
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_searches_on_dask_cluster_equal_local_searches(data, local_results, dask_client):
     from distributed import get_task_stream
 
@@ -203,6 +205,8 @@ def ray_backend():
         ray.shutdown()
 
 
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_searches_on_ray_equal_local_searches(data, local_results, ray_backend):
     X, y = data
     for name, search, args, check in _searches(X, y):
@@ -309,6 +313,7 @@ def data_parallel_run(tmp_path_factory):
 
 
 # One test for the torchrun launch (see the searches above for why).
+@pytest.mark.slow
 def test_data_parallel_training_on_two_processes(data_parallel_run):
     run = data_parallel_run
 
@@ -380,6 +385,7 @@ def test_data_parallel_without_processes_says_how_to_launch(monkeypatch, digits)
             pass
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_data_parallel_in_a_group_of_one_equals_plain_training(digits):
     from skae import DataParallel
     from skae._engine import AutoEncoderNet

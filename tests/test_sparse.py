@@ -29,6 +29,7 @@ def test_l1_penalty_gives_sparser_code_at_similar_error(digits_split):
     assert -sparse.score(X_test) < 1.5 * -plain.score(X_test)
 
 
+@pytest.mark.slow
 def test_kl_penalty_reaches_the_sparsity_target(digits_split):
     X_train, X_test, _, _ = digits_split
     params = {**PARAMS, "alpha": 0.0, "code_activation": "sigmoid"}
@@ -40,6 +41,7 @@ def test_kl_penalty_reaches_the_sparsity_target(digits_split):
     assert abs(sparse.transform(X_test).mean() - 0.05) < 0.02
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_zero_penalties_train_as_the_dense_autoencoder(digits):
     X = digits[0][:200]
     params = {"n_components": 4, "hidden_layer_sizes": (16,), "max_epochs": 3, "random_state": 0}

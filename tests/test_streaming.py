@@ -148,6 +148,7 @@ def test_range_checks_use_the_streamed_range(tmp_path, memmap):
         AutoEncoder(loss="bce", **FAST).fit(wide)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("Estimator", [AutoEncoder, VAE])
 def test_training_never_reads_a_tensor_per_batch(monkeypatch, Estimator):
     X = np.random.default_rng(0).random((320, 6))
@@ -180,6 +181,7 @@ def test_bf16_trains_and_predicts_on_cpu(digits):
     assert_array_equal(half.transform(X), AutoEncoder(precision="bf16", **FAST).fit(X).transform(X))
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("Estimator", [AutoEncoder, VAE, DenoisingAE])
 def test_16_mixed_on_cpu_raises_and_keeps_the_model(digits, Estimator):
     X = digits[0][:200]
@@ -199,6 +201,7 @@ def test_unknown_precision_is_refused(digits):
 # ----------------------------------------------------------------------------
 # Images to a memmap
 # ----------------------------------------------------------------------------
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_images_to_memmap_matches_load_image_folder(tmp_path):
     from PIL import Image
 
@@ -269,6 +272,7 @@ def large_memmap(tmp_path, monkeypatch):
     return np.load(path, mmap_mode="r"), path
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_memory_of_a_streamed_fit_is_that_of_a_block(large_memmap):
     mm, path = large_memmap
     ae = AutoEncoder(4, hidden_layer_sizes=(8,), max_epochs=1, batch_size=250, random_state=0)
@@ -287,6 +291,7 @@ def test_memory_of_a_streamed_fit_is_that_of_a_block(large_memmap):
     assert peak < mm.nbytes / 2, f"peak {peak / 2**20:.1f} MiB of numpy memory"
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/smaps")
 def test_no_page_of_the_file_stays_mapped(large_memmap):
     mm, path = large_memmap

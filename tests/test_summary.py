@@ -7,6 +7,9 @@ from sklearn.exceptions import NotFittedError
 
 from skae import AutoEncoder, ConvAE, ModelSummary, ModuleAE, SeqAE, SparseAE
 
+# one-epoch fits: the tables are checked, not what the models learnt
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 
 def test_dense_summary_rows_and_totals(digits):
     X = digits[0][:50]

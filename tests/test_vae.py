@@ -6,6 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.utils._param_validation import InvalidParameterError
 
@@ -20,10 +21,15 @@ FAST = {"loss": "bce", "batch_size": 128, "lr": 3e-3, "random_state": 0}
 def fitted(digits_split):
     """2-D VAEs with beta 0.1, 1 and 4 on the training digits (20 epochs each)."""
     X_train = digits_split[0]
-    return {
+    fitted = {
         beta: VAE(n_components=2, beta=beta, max_epochs=20, **FAST).fit(X_train)
-        for beta in (0.1, 1.0, 4.0)
+        for beta in (0.1, 1.0)
     }
+    # beta=4 collapses the posterior onto the prior (last KL ~1e-5 nats): the
+    # decoder sees no code and reconstructs the mean image, and fit says so
+    with pytest.warns(ConvergenceWarning, match="that of predicting the mean"):
+        fitted[4.0] = VAE(n_components=2, beta=4.0, max_epochs=20, **FAST).fit(X_train)
+    return fitted
 
 
 def test_kl_term_is_nonzero_during_training(fitted):
@@ -81,6 +87,7 @@ def test_score_samples_is_the_deterministic_elbo(fitted, digits_split):
     assert vae.score(X_test) == pytest.approx(scores.mean())
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_mse_elbo_includes_the_gaussian_constant(digits_split):
     X = digits_split[1][:60]
     vae = VAE(n_components=2, loss="mse", max_epochs=2, random_state=0).fit(X)
@@ -100,6 +107,7 @@ def test_held_out_elbo_prefers_real_digits_to_noise(fitted, digits_split):
     assert vae.score(digits_split[1]) > vae.score(noise) + 20
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_grid_search_over_beta_ranks_by_held_out_elbo(digits_split):
     X_train = digits_split[0][:600]
     search = GridSearchCV(
@@ -128,6 +136,7 @@ def test_sample_rejects_bad_n_samples(fitted, bad):
         fitted[1.0].sample(bad)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_kl_warmup_ramps_the_weight_from_zero(digits_split):
     X = digits_split[1][:100]
     vae = VAE(n_components=2, kl_warmup_epochs=4, max_epochs=6, **FAST).fit(X)
@@ -140,6 +149,7 @@ def test_kl_warmup_ramps_the_weight_from_zero(digits_split):
     assert vae.net_.criterion_.kl_weight == 1.0
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_same_seed_same_codes(digits_split):
     X = digits_split[1][:100]
     a = VAE(n_components=3, max_epochs=3, **FAST).fit(X).transform(X)
@@ -197,7 +207,9 @@ def test_scale_preserving_weights_keep_the_signal_through_depth(activation):
     kept = second_moment()
     assert shrunk < 0.1
     assert 0.2 < kept < 3.0
-    assert all(float(m.bias.abs().max()) == 0 for m in stack if isinstance(m, torch.nn.Linear))
+    assert all(
+        float(m.bias.detach().abs().max()) == 0 for m in stack if isinstance(m, torch.nn.Linear)
+    )
 
 
 def test_loss_sums_features_and_weights_kl():
@@ -213,6 +225,7 @@ def test_loss_sums_features_and_weights_kl():
     assert float(gaussian_kl(torch.zeros(3, 2), torch.zeros(3, 2)).abs().max()) == 0.0
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_validation_records_the_kl_of_held_out_data(digits_split):
     X = digits_split[1][:100]
     vae = VAE(n_components=2, max_epochs=3, validation_fraction=0.2, **FAST).fit(X)
@@ -221,6 +234,7 @@ def test_validation_records_the_kl_of_held_out_data(digits_split):
     assert len(vae.validation_loss_curve_) == 3
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_warm_start_continues_the_warmup(digits_split):
     X = digits_split[1][:100]
     vae = VAE(n_components=2, kl_warmup_epochs=4, max_epochs=2, warm_start=True, **FAST)
@@ -274,6 +288,7 @@ def test_conv_vae_with_dense_layers_keeps_its_code(conv_vae, digits_split):
     assert knn.score(conv_vae.transform(X_test), y_test) > 0.5
 
 
+@pytest.mark.slow
 def test_dense_vae_with_a_wide_code_keeps_it():
     # The dense backbone keeps torch's weights. With scale-preserving (He)
     # weights in encoder and decoder, VAE(32) on these 1,000 MNIST digits had
@@ -288,6 +303,7 @@ def test_dense_vae_with_a_wide_code_keeps_it():
     assert min(vae.kl_curve_[3:]) > 3
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_vae_on_inputs_of_a_large_scale_stays_finite():
     # Inputs near 100 give log variances in the hundreds at the start, whose
     # exp is infinite: the head clips them, so training does not turn NaN.
@@ -299,6 +315,7 @@ def test_vae_on_inputs_of_a_large_scale_stays_finite():
         assert np.all(np.isfinite(vae.score_samples(X)))
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_conv_vae_hidden_layers_sit_between_convolutions_and_code(digits_split):
     X = digits_split[0][:200]
     params = dict(CONV, max_epochs=1)
@@ -341,6 +358,7 @@ def test_conv_vae_samples_are_flat_images(conv_vae):
     np.testing.assert_allclose(samples, conv_vae.inverse_transform(prior), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_conv_vae_image_arrays_match_flat_input(conv_vae, digits_split):
     flat = digits_split[1][:40]
     images = flat.reshape(-1, 8, 8)
@@ -354,6 +372,7 @@ def test_conv_vae_image_arrays_match_flat_input(conv_vae, digits_split):
     np.testing.assert_array_equal(a, clone(small).fit(flat).transform(flat))
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("downsample", ["pool", "stride"])
 @pytest.mark.parametrize("upsample", ["upsample", "transpose"])
 def test_conv_vae_odd_colour_images_round_trip(downsample, upsample):
@@ -376,6 +395,7 @@ def test_conv_vae_odd_colour_images_round_trip(downsample, upsample):
     np.testing.assert_allclose(vae.transform(images), vae.transform(flat))
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_conv_vae_without_image_shape_convolves_a_signal():
     X = np.random.RandomState(0).normal(size=(20, 10))
     vae = VAE(n_components=2, backbone="conv", channels=(4, 2), max_epochs=2, random_state=0)
@@ -384,6 +404,7 @@ def test_conv_vae_without_image_shape_convolves_a_signal():
     assert vae.sample(3, random_state=0).shape == (3, 10)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_dense_vae_accepts_images_with_image_shape(digits_split):
     flat = digits_split[1][:60]
     vae = VAE(n_components=2, image_shape=(8, 8), max_epochs=2, **FAST).fit(flat.reshape(-1, 8, 8))
