@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import math
-import warnings
 from abc import ABCMeta, abstractmethod
 from contextlib import contextmanager
 from numbers import Integral, Real
@@ -39,7 +38,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _codec, _engine
-from ._diagnostics import collapse_messages
+from ._diagnostics import collapse_messages, warn
 from ._summary import summarize
 from .modules.losses import ReconstructionLoss, per_sample_error
 from .noise import split_noisy
@@ -568,19 +567,16 @@ class BaseAutoEncoder(
             # leaves the model as it was; one partial_fit epoch is too early
             collapse = [] if incremental else self._collapse_messages(inputs, clean)
         if collapse:
-            warnings.warn(
+            warn(
                 f"{type(self).__name__} did not learn to reconstruct its data: "
                 + " ".join(collapse),
                 ConvergenceWarning,
-                stacklevel=4,
             )
         if net.interrupted:
-            warnings.warn(
+            warn(
                 f"Training was interrupted during epoch {len(net.history) + 1}: the weights "
                 f"trained so far are kept, and n_iter_={self.n_iter_} counts the completed "
                 "epochs. Call fit again with warm_start=True, or partial_fit, to continue.",
-                UserWarning,
-                stacklevel=2,
             )
         return self
 
@@ -838,7 +834,7 @@ class BaseAutoEncoder(
             try:
                 placed = _engine.resolve_device(str(saved_device))
             except ValueError:
-                _codec.warn(
+                warn(
                     f"{type(self).__name__} was trained on {saved_device!r}, which this machine "
                     "does not have; it is loaded on the CPU. Pass device= to load to choose."
                 )

@@ -35,9 +35,7 @@ import json
 import math
 import os
 import platform
-import sys
 import tempfile
-import warnings
 import zipfile
 
 import numpy as np
@@ -50,6 +48,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, StandardScaler
 from skorch.history import History
 
+from ._diagnostics import warn
 from ._version import __version__
 from .noise import NoiseRecipe
 
@@ -116,24 +115,6 @@ OPTIMIZERS = {
 _OPTIMIZER_NAMES = {cls: name for name, cls in OPTIMIZERS.items()}
 # Array dtypes kept as tensors in the safetensors file.
 _TENSOR_KINDS = "biuf"
-
-
-def warn(message: str, category: type[Warning] = UserWarning) -> None:
-    """``warnings.warn`` attributed to the first caller outside skae.
-
-    That is the line of the user's code that called ``save``, ``load`` or
-    an estimator's ``save``, however deep in skae (a Pipeline step, a
-    nested estimator) the warning arises.
-    """
-    frame, level = sys._getframe(1), 2
-    while frame is not None and _in_skae(frame):
-        frame, level = frame.f_back, level + 1
-    warnings.warn(message, category, stacklevel=level)
-
-
-def _in_skae(frame) -> bool:
-    name = frame.f_globals.get("__name__", "")
-    return name == "skae" or name.startswith("skae.")
 
 
 class VersionMismatchWarning(UserWarning):

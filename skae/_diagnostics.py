@@ -9,6 +9,9 @@ predicting the training mean, and look at the spread of the codes.
 
 from __future__ import annotations
 
+import sys
+import warnings
+
 import numpy as np
 
 __all__ = ["collapse_messages"]
@@ -69,3 +72,21 @@ def collapse_messages(
     if messages:
         messages.append(_FIX)
     return messages
+
+
+def warn(message: str, category: type[Warning] = UserWarning) -> None:
+    """``warnings.warn`` attributed to the line of the user's code that called skae.
+
+    Frames of skae itself and scikit-learn's ``fit`` wrapper
+    (``sklearn.base``) are skipped, however deep in skae (a Pipeline step,
+    a nested estimator, a family's own ``fit``) the warning arises.
+    """
+    frame, level = sys._getframe(1), 2
+    while frame is not None and _internal(frame):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
+
+
+def _internal(frame) -> bool:
+    name = frame.f_globals.get("__name__", "")
+    return name in ("skae", "sklearn.base") or name.startswith("skae.")

@@ -267,9 +267,7 @@ class DataParallelNet(_engine.AutoEncoderNet):
         Xr, target_r, self._loss_weight = shard.take(X, target)
         with torch.random.fork_rng(devices=shard.cuda_devices):
             torch.manual_seed(shard.step_seed(kind))  # the CPU and every CUDA generator
-            step = step_fn((Xr, target_r), **fit_params)
-        step["loss"] = self._batch_loss
-        return step
+            return step_fn((Xr, target_r), **fit_params)
 
     def train_step(self, batch, **fit_params):
         if self._shard is None:
@@ -282,21 +280,25 @@ class DataParallelNet(_engine.AutoEncoderNet):
         return self._sharded_step(super().validation_step, batch, 1, **fit_params)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        if self._shard is None:
-            return super().get_loss(y_pred, y_true, X=X, training=training)
-        loss = _engine.criterion_loss(self.criterion_, y_pred, y_true, len(self.history))
-        terms = getattr(self.criterion_, "terms", None) or {}
-        weight = self._loss_weight
-        local = torch.tensor(
-            [float(loss.detach()), *(float(v) for v in terms.values())], dtype=torch.float64
-        )
-        batch = self._shard.mean(local * weight)
-        # the whole batch's loss and terms, the same in every process
-        self._batch_loss = batch[0]
-        prefix = "train" if training else "valid"
-        for name, value in zip(terms, batch[1:].tolist()):
-            self.history.record_batch(f"{prefix}_{name}", value)
-        return loss * weight
+        # This process's share, weighted W * n_r / n: DistributedDataParallel
+        # averages the gradients, and the epoch's per-batch records (loss and
+        # terms, kept on the device) sum to the whole batch's in _reduce_epoch.
+        loss = super().get_loss(y_pred, y_true, X=X, training=training)
+        return loss if self._shard is None else loss * self._loss_weight
+
+    def _record(self, key, value):
+        if self._shard is not None and not key.endswith("_loss"):
+            value = value * self._loss_weight  # a criterion term: weighted as the loss
+        super()._record(key, value)
+
+    def _reduce_epoch(self, buffers):
+        if self._shard is None or not buffers:
+            return
+        keys = sorted(buffers)
+        flat = torch.cat([buffers[key] for key in keys])
+        total = self._shard.mean(flat)  # one exchange per epoch, every name at once
+        for key, values in zip(keys, torch.split(total, [len(buffers[k]) for k in keys])):
+            buffers[key].copy_(values.to(buffers[key].device))
 
 
 DataParallel._net_class = DataParallelNet

@@ -935,8 +935,16 @@ class AutoEncoderNet(NeuralNet):
             self.notify("on_batch_end", batch=batch, training=training, **step)
             batch_count += 1
         self.history.record(f"{prefix}_batch_count", batch_count)
+        self._reduce_epoch(self._epoch_values.buffers)
         self._epoch_values.resolve(self.history[-1]["batches"])
         del self._epoch_values
+
+    def _reduce_epoch(self, buffers: dict[str, torch.Tensor]) -> None:
+        """Combine the epoch's per-batch values across processes, in place (once per epoch).
+
+        Training in this process alone has nothing to combine; a
+        data-parallel placement sums its processes' shares here.
+        """
 
     def _record(self, key: str, value) -> None:
         values = getattr(self, "_epoch_values", None)

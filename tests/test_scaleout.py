@@ -410,3 +410,42 @@ def test_data_parallel_in_a_group_of_one_equals_plain_training(digits):
     np.testing.assert_array_equal(parallel.transform(X), plain.transform(X))
     assert parallel.loss_curve_ == plain.loss_curve_
     assert parallel.validation_loss_curve_ == plain.validation_loss_curve_
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_data_parallel_reduces_once_per_epoch_and_reads_no_batch(monkeypatch, digits):
+    # the placement sums the processes' batch losses and terms once per
+    # epoch pass (training, validation), never reading a value per batch
+    from skae import VAE, DataParallel
+
+    if not torch.distributed.is_available() or torch.distributed.is_initialized():
+        pytest.skip("needs torch.distributed and no process group yet")
+    X = digits[0][:320]
+    torch.distributed.init_process_group(
+        "gloo", store=torch.distributed.HashStore(), rank=0, world_size=1
+    )
+    reads, reductions = [], []
+    item, to_float = torch.Tensor.item, torch.Tensor.__float__
+    all_reduce = torch.distributed.all_reduce
+    try:
+        with DataParallel():
+            est = VAE(2, hidden_layer_sizes=(8,), batch_size=16, max_epochs=3, random_state=0)
+            est.set_params(early_stopping=True)
+            monkeypatch.setattr(torch.Tensor, "item", lambda t: (reads.append(1), item(t))[1])
+            monkeypatch.setattr(
+                torch.Tensor, "__float__", lambda t: (reads.append(1), to_float(t))[1]
+            )
+            monkeypatch.setattr(
+                torch.distributed,
+                "all_reduce",
+                lambda *a, **k: (reductions.append(1), all_reduce(*a, **k))[1],
+            )
+            est.fit(X)
+            monkeypatch.undo()
+    finally:
+        torch.distributed.destroy_process_group()
+    # only the one agreement check of the fit reads values (the data's checksum);
+    # 18 training batches an epoch: reading per batch would read 54 or more
+    assert len(reads) <= 2
+    assert len(reductions) == 3 * 2  # one for training, one for validation, each epoch
+    assert est.n_iter_ == 3 and np.isfinite(est.kl_curve_).all()
