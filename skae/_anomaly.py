@@ -7,6 +7,8 @@ from numbers import Real
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, OutlierMixin, _fit_context, clone
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_random_state
+from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -16,10 +18,17 @@ from ._base import (
     SaveMixin,
     _check_float32_range,
     _check_input_values,
+    _feature_frame,
     _rollback_on_error,
 )
 
 __all__ = ["AutoEncoderOutlierDetector"]
+
+
+def _rows(y, rows):
+    """The labels ``y`` (array-like, or a pandas Series) of the sorted ``rows``."""
+    return y.iloc[rows] if hasattr(y, "iloc") else np.asarray(y)[rows]
+
 
 # contamination="auto": offset_ = median - AUTO_MAD_FACTOR * MAD_TO_SIGMA * MAD
 AUTO_MAD_FACTOR = 3.0
@@ -37,8 +46,15 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
     error, or the estimator's own ``score_samples`` (the per-sample ELBO of
     a variational model): higher is more normal, as in scikit-learn's
     detectors. ``predict`` flags as outliers (-1) the samples scoring
-    below ``offset_``, which is set from the training scores by
-    ``contamination``.
+    below ``offset_``, which ``contamination`` sets from the scores of
+    calibration samples held out of training (``calibration_fraction``):
+    an autoencoder reconstructs its own training data far better than new
+    data, so a threshold set on the training scores flags many times
+    ``contamination`` of new normal data. ``pvalues`` gives conformal
+    p-values against the calibration scores, and ``threshold="fdr"`` flags
+    by the Benjamini-Hochberg procedure at level ``alpha`` instead.
+    ``contamination``, ``threshold`` and ``alpha`` take effect at once when
+    changed after ``fit`` (``set_params``), without retraining.
 
     Parameters
     ----------
@@ -48,16 +64,45 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
         ``"absolute"`` also need ``reconstruct``. ``None`` means
         ``AutoEncoder(random_state=random_state)``.
     contamination : "auto" or float in (0, 0.5], default="auto"
-        How ``offset_`` is chosen from the scores of the training data.
-        A float is the expected fraction of outliers in the training data:
-        ``offset_`` is that percentile of the training scores, so that this
-        fraction of the training samples is predicted -1. ``"auto"`` assumes
-        no fraction and applies a robust 3-sigma rule: ``offset_ = median -
-        3 * 1.4826 * MAD`` of the training scores (MAD: median absolute
-        deviation from the median; 1.4826 * MAD estimates the standard
-        deviation of normally distributed scores). It flags about 0.1 % of
-        normally distributed scores, and typically a few percent of the
-        right-skewed reconstruction errors of real data.
+        How ``offset_`` is chosen from the calibration scores. A float is
+        the fraction of new normal samples to flag: ``offset_`` is the
+        ``k``-th smallest of the ``n`` calibration scores with ``k`` the
+        nearest integer to ``contamination * (n + 1)``, so that a new sample
+        drawn like the calibration samples is predicted -1 with probability
+        ``k / (n + 1)``, within ``0.5 / (n + 1)`` of ``contamination``. With
+        ``novelty=False`` it is that percentile of the training scores. ``"auto"`` assumes no fraction and applies a robust
+        3-sigma rule: ``offset_ = median - 3 * 1.4826 * MAD`` of the
+        calibration scores (MAD: median absolute deviation from the median;
+        1.4826 * MAD estimates the standard deviation of normally
+        distributed scores), which flags about 0.1 % of normally distributed
+        scores and more of the right-skewed reconstruction errors of real
+        data.
+    threshold : {"contamination", "fdr"}, default="contamination"
+        ``"contamination"`` flags samples below ``offset_``. ``"fdr"`` flags,
+        in each call of ``predict`` or ``decision_function``, the samples
+        the Benjamini-Hochberg procedure rejects over their ``pvalues`` at
+        level ``alpha``: among the flagged samples of a batch, the expected
+        fraction of normal ones is at most ``alpha`` (for independent
+        calibration and test samples; the p-values are positively dependent
+        through the shared calibration set, under which BH keeps its
+        guarantee). A sample's label then depends on the batch it comes in.
+    alpha : float in (0, 1), default=0.1
+        False discovery rate of ``threshold="fdr"``.
+    novelty : bool, default=True
+        What the threshold is for, as in
+        :class:`~sklearn.neighbors.LocalOutlierFactor`. ``True`` (novelty
+        detection): new data, so it is set on calibration samples held out
+        of training. ``False`` (outlier detection): the training data
+        itself, so the autoencoder trains on every sample and the threshold
+        is set on the training scores (``contamination`` is then the
+        fraction of training samples flagged); new normal data are then
+        flagged far more often than ``contamination`` says.
+    calibration_fraction : float in (0, 1), default=0.2
+        With ``novelty=True``, the fraction of the training samples held out
+        of the autoencoder's training and scored to set the threshold: a
+        random subset, drawn from ``random_state`` (a fixed subset when it
+        is None, so that a seeded ``estimator`` gives the same detector
+        every time).
     error : {"model", "squared", "absolute"}, default="model"
         Per-sample score. ``"model"`` uses ``estimator.score_samples`` (the
         negative mean squared error for the deterministic autoencoders, the
@@ -85,9 +130,13 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
         The fitted clone of ``estimator``.
     scaler_ : sklearn.preprocessing.StandardScaler
         The fitted scaler (only when ``standardize=True``).
+    calibration_scores_ : ndarray of shape (n_calibration,)
+        Sorted scores of the calibration samples (of the training samples
+        with ``novelty=False``).
     offset_ : float
-        Threshold on ``score_samples``: ``decision_function`` is
-        ``score_samples - offset_`` and samples below zero are outliers.
+        Threshold on ``score_samples`` for the current ``contamination``:
+        ``decision_function`` is ``score_samples - offset_`` and samples
+        below zero are outliers.
     n_features_in_ : int
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -107,8 +156,9 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
     >>> detector = AutoEncoderOutlierDetector(
     ...     AutoEncoder(n_components=4, max_epochs=50, random_state=0), contamination=0.05
     ... ).fit(X[y == 0])
-    >>> float((detector.predict(X[y == 0]) == -1).mean().round(2))
-    0.05
+    >>> flagged = detector.predict(X[y == 0]) == -1
+    >>> bool(0.0 < flagged.mean() < 0.15)
+    True
     >>> bool(detector.score_samples(X[y == 0]).mean() > detector.score_samples(X[y != 0]).mean())
     True
     """
@@ -116,6 +166,10 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
     _parameter_constraints: dict = {
         "estimator": [HasMethods(["fit", "score_samples"]), None],
         "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
+        "threshold": [StrOptions({"contamination", "fdr"})],
+        "alpha": [Interval(Real, 0, 1, closed="neither")],
+        "novelty": ["boolean"],
+        "calibration_fraction": [Interval(Real, 0, 1, closed="neither")],
         "error": [StrOptions({"model", *_ERRORS})],
         "standardize": ["boolean"],
         "random_state": ["random_state"],
@@ -126,12 +180,20 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
         estimator=None,
         *,
         contamination="auto",
+        threshold="contamination",
+        alpha=0.1,
+        novelty=True,
+        calibration_fraction=0.2,
         error="model",
         standardize=True,
         random_state=None,
     ):
         self.estimator = estimator
         self.contamination = contamination
+        self.threshold = threshold
+        self.alpha = alpha
+        self.novelty = novelty
+        self.calibration_fraction = calibration_fraction
         self.error = error
         self.standardize = standardize
         self.random_state = random_state
@@ -139,7 +201,7 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
     # The wrapped estimator validates its own parameters when it is fitted.
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
-        """Fit the autoencoder on ``X`` and set ``offset_`` from its scores.
+        """Fit the autoencoder on ``X`` and keep the scores of held-out calibration samples.
 
         Parameters
         ----------
@@ -158,6 +220,33 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
         with _rollback_on_error(self):
             return self._fit(X, y)
 
+    def _check_outlier_detection(self):
+        if self.novelty:
+            raise AttributeError(
+                "fit_predict labels the training data itself, which is outlier detection: "
+                "set novelty=False for it. With novelty=True (the threshold set for new "
+                "data) use fit(X).predict(X_new)."
+            )
+        return True
+
+    @available_if(_check_outlier_detection)
+    def fit_predict(self, X, y=None):
+        """Fit on ``X`` and label its samples (outlier detection, ``novelty=False``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or None, default=None
+            Passed on to the autoencoder's ``fit`` (labels of a CVAE).
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            +1 for inliers, -1 for outliers: ``contamination`` of them.
+        """
+        return self.fit(X, y).predict(X)
+
     def _fit(self, X, y):
         X = self._validate_X(X, reset=True)
         if self.estimator is None:
@@ -172,14 +261,42 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
                 f"{type(estimator).__name__} has no reconstruct method; use error='model' "
                 "to score with its score_samples, or a skae autoencoder."
             )
+        train, calibration = self._calibration_split(len(X))
         if self.standardize:
-            self.scaler_ = self._fit_scaler(X)
+            self.scaler_ = self._fit_scaler(_engine.take_rows(X, train))
         elif hasattr(self, "scaler_"):
             del self.scaler_
         X = self._standardized(X)
-        self.estimator_ = estimator.fit(X, y)
-        self.offset_ = self._offset(self._score(X))
+        X_train = X if calibration is None else _engine.take_rows(X, train)
+        y_train = y if y is None or calibration is None else _rows(y, train)
+        self.estimator_ = estimator.fit(X_train, y_train)
+        held_out = X_train if calibration is None else _engine.take_rows(X, calibration)
+        self.calibration_scores_ = np.sort(self._score(held_out))
         return self
+
+    def _calibration_split(self, n):
+        """Sorted training and calibration rows of ``n`` (calibration ``None``: none held out)."""
+        if not self.novelty:
+            return np.arange(n), None
+        n_calibration = int(round(self.calibration_fraction * n))
+        if n_calibration < 1 or n_calibration >= n:
+            raise ValueError(
+                f"calibration_fraction={self.calibration_fraction} holds out {n_calibration} "
+                f"of {n} samples to set the threshold; that leaves "
+                f"{'none' if n_calibration < 1 else 'no training sample'}. Pass more samples, "
+                "change calibration_fraction, or set novelty=False to set the threshold from "
+                "the training scores."
+            )
+        # a stream of its own, so that the split does not consume the estimator's
+        # seed; with random_state=None the split is fixed, so that a seeded
+        # estimator gives the same detector every time
+        seed = (
+            0
+            if self.random_state is None
+            else check_random_state(self.random_state).randint(2**31 - 1)
+        )
+        order = np.random.RandomState(seed).permutation(n)
+        return np.sort(order[n_calibration:]), np.sort(order[:n_calibration])
 
     def _validate_X(self, X, *, reset):
         def validate(X, *, streamed):
@@ -221,12 +338,85 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
             scores = -est._errors(*est._score_data(X), _ERRORS[self.error])
         return np.asarray(scores, dtype=np.float64).reshape(len(X))
 
-    def _offset(self, scores):
+    @property
+    def offset_(self) -> float:
+        """Threshold on ``score_samples`` set by ``contamination`` from the calibration scores.
+
+        Computed from ``calibration_scores_`` and the current
+        ``contamination``, so ``set_params(contamination=...)`` moves it
+        without refitting.
+        """
+        check_is_fitted(self)
+        scores = self.__dict__.get("calibration_scores_")
+        if scores is None:  # a file written before calibration scores were kept
+            return self.__dict__["offset_"]
         if self.contamination == "auto":
             median = np.median(scores)
             mad = np.median(np.abs(scores - median))
             return float(median - AUTO_MAD_FACTOR * MAD_TO_SIGMA * mad)
-        return float(np.percentile(scores, 100.0 * self.contamination))
+        if not self.novelty:  # outlier detection: that fraction of the training rows
+            return float(np.percentile(scores, 100.0 * self.contamination))
+        # A new score exchangeable with the n calibration scores falls below
+        # the k-th smallest of them with probability k / (n + 1): the k
+        # nearest to contamination flags that fraction of new normal rows.
+        k = min(max(1, round(self.contamination * (len(scores) + 1))), len(scores))
+        return float(scores[k - 1])
+
+    def feature_errors(self, X):
+        """Per-feature error of each sample, as the detector sees it: which features made it unusual.
+
+        The autoencoder's :meth:`~skae.AutoEncoder.feature_errors` of the
+        standardised ``X`` (``standardize=True``), squared, or absolute for
+        ``error="absolute"``: for ``error="squared"`` and ``"absolute"`` the
+        row mean is minus ``score_samples``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples to explain.
+
+        Returns
+        -------
+        errors : ndarray or DataFrame of shape (n_samples, n_features)
+            A pandas DataFrame named by the features when the detector was
+            fitted on one, or under
+            ``sklearn.set_config(transform_output="pandas")``.
+        """
+        check_is_fitted(self)
+        est = self.estimator_
+        if not hasattr(est, "_errors"):
+            raise TypeError(
+                f"feature_errors compares samples with their reconstruction, which "
+                f"{type(est).__name__} does not give; use a skae autoencoder as estimator."
+            )
+        X = self._standardized(self._validate_X(X, reset=False))
+        errors = est._errors(*est._score_data(X), _ERRORS.get(self.error, "mse"), per_feature=True)
+        return _feature_frame(self, errors)
+
+    def pvalues(self, X):
+        """Conformal p-value of each sample: how unusual its score is among the calibration scores.
+
+        ``(1 + #{calibration scores <= score}) / (n_calibration + 1)``: small
+        for samples scoring below the held-out normal data. For a new sample
+        drawn like the calibration samples (exchangeable with them: the
+        same distribution, not used to train the autoencoder), ``P(p <= a)
+        <= a`` for every ``a``; this holds with ``novelty=True``, not for
+        the training scores of ``novelty=False``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples to test.
+
+        Returns
+        -------
+        pvalues : ndarray of shape (n_samples,)
+            Values in ``(0, 1]``.
+        """
+        scores = self.score_samples(X)
+        calibration = self.calibration_scores_
+        below = np.searchsorted(calibration, scores, side="right")
+        return (1.0 + below) / (len(calibration) + 1.0)
 
     def score_samples(self, X):
         """Normality score of each sample: higher is more normal.
@@ -258,9 +448,36 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
         Returns
         -------
         decision : ndarray of shape (n_samples,)
-            ``score_samples(X) - offset_``.
+            ``score_samples(X) - offset_``, or with ``threshold="fdr"``
+            ``score_samples(X)`` minus the Benjamini-Hochberg cutoff of this
+            batch (negative where a sample is flagged).
         """
-        return self.score_samples(X) - self.offset_
+        if self.threshold == "contamination":
+            return self.score_samples(X) - self.offset_
+        scores = self.score_samples(X)
+        return scores - self._fdr_cutoff(scores)
+
+    def _fdr_cutoff(self, scores) -> float:
+        """The Benjamini-Hochberg score cutoff at ``alpha`` for one batch of scores.
+
+        The step-up procedure over the batch's conformal p-values rejects
+        every sample whose p-value is at most the largest ``p_(k) <= alpha *
+        k / m``; as p-values rise with the score, these are the samples
+        scoring below the returned cutoff (a finite number whatever the
+        batch).
+        """
+        calibration = self.calibration_scores_
+        below = np.searchsorted(calibration, scores, side="right")
+        p = np.sort((1.0 + below) / (len(calibration) + 1.0))
+        m = len(p)
+        passed = np.flatnonzero(p <= self.alpha * np.arange(1, m + 1) / m)
+        if len(passed) == 0:  # nothing rejected: below every score
+            return float(np.min(scores))
+        # rejected: at most as many calibration scores below them as the k-th
+        count = int(round(p[passed[-1]] * (len(calibration) + 1))) - 1
+        if count >= len(calibration):  # every sample rejected
+            return float(np.nextafter(np.max(scores), np.inf))
+        return float(calibration[count])
 
     def predict(self, X):
         """Label each sample as an inlier (+1) or an outlier (-1).

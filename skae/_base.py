@@ -35,15 +35,40 @@ from sklearn.base import (
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _codec, _engine
 from ._diagnostics import collapse_messages, warn
 from ._summary import summarize
-from .modules.losses import ReconstructionLoss, per_sample_error
+from .modules.losses import ReconstructionLoss, per_sample_error, reconstruction_error
 from .noise import split_noisy
 
 __all__ = ["BaseAutoEncoder", "SaveMixin", "sample_errors"]
+
+
+def _error_post(kind: str, per_feature: bool = False):
+    """``post`` of :func:`skae._engine.map_rows` comparing an output with its target.
+
+    Mean ``kind`` error of each row (float64), or its per-feature values.
+    """
+    if per_feature:
+        return lambda out, t: reconstruction_error(
+            out.double().reshape(len(t), -1), t.double().reshape(len(t), -1), kind
+        )
+    return lambda out, t: per_sample_error(out.double(), t.double(), kind)
+
+
+def _feature_frame(estimator, values: np.ndarray):
+    """``values`` (one column a feature) as a DataFrame where the user works with pandas."""
+    pandas = _get_output_config("transform", estimator)["dense"] == "pandas"
+    names = getattr(estimator, "feature_names_in_", None)
+    if not pandas and names is None:
+        return values
+    import pandas as pd
+
+    columns = names if names is not None else [f"x{i}" for i in range(values.shape[1])]
+    return pd.DataFrame(values, columns=list(columns))
 
 
 def sample_errors(X_rec, target, kind: str = "mse") -> np.ndarray:
@@ -1001,12 +1026,13 @@ class BaseAutoEncoder(
         target = X if target is None else self._validate_X(target, reset=False)
         return X, target
 
-    def _errors(self, inputs, target, kind="mse", corrupt=None):
+    def _errors(self, inputs, target, kind="mse", corrupt=None, per_feature=False):
         """Mean reconstruction error of each row of ``target`` from network input ``inputs``.
 
         ``corrupt(index, block)``, when given, turns each block of ``inputs``
         into what the network sees (a denoiser's judged input), block by
-        block. The error is computed in float64 outside autocast.
+        block. The error is computed in float64 outside autocast; with
+        ``per_feature`` it is not averaged: shape ``(n_samples, n_features)``.
         """
         same = inputs is target
 
@@ -1017,9 +1043,37 @@ class BaseAutoEncoder(
         return self._map(
             self._reconstruction,
             *((inputs,) if same else (inputs, target)),
-            post=lambda out, t: per_sample_error(out.double(), t.double(), kind),
+            post=_error_post(kind, per_feature),
             prepare=prepare,
         )
+
+    def feature_errors(self, X):
+        """Per-feature reconstruction error of each sample: which features made it unusual.
+
+        The squared difference between each feature of ``X`` and of its
+        reconstruction (``reconstruct(X)``; a denoiser's ``denoise``). For
+        the deterministic autoencoders the row mean is minus
+        ``score_samples``: ``feature_errors(X).mean(axis=1) ==
+        -score_samples(X)``. For the VAE and CVAE, whose ``score_samples`` is
+        the ELBO, it is the squared error of the reconstruction from the
+        posterior mean. Memmaps stream block by block.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples to explain. An array from :class:`~skae.NoiseAugmenter`
+            is compared with the clean source it carries.
+
+        Returns
+        -------
+        errors : ndarray or DataFrame of shape (n_samples, n_features_in_)
+            A pandas DataFrame named by the features (``feature_names_in_``,
+            or ``x0``, ``x1``, ...) when the estimator was fitted on one or
+            ``set_output(transform="pandas")`` is set.
+        """
+        check_is_fitted(self)
+        X, target = self._score_data(X)
+        return _feature_frame(self, self._errors(X, target, "mse", per_feature=True))
 
     def score(self, X, y=None):
         """Negative mean squared reconstruction error (higher is better).

@@ -17,7 +17,7 @@ from sklearn.utils.validation import (
 )
 
 from . import _codec, _engine
-from ._base import BaseAutoEncoder, _same
+from ._base import BaseAutoEncoder, _error_post, _same
 from ._docstrings import fill_doc
 from ._shared import (
     ImageInputMixin,
@@ -30,7 +30,6 @@ from .modules.losses import (
     NLL_CONSTANT,
     VAELoss,
     gaussian_kl,
-    per_sample_error,
     reconstruction_error,
 )
 from .modules.variational import conv_vae_module, dense_vae_module
@@ -781,14 +780,14 @@ class CVAE(VAE):
         """ELBO of every sample under every class: shape (n_samples, n_classes)."""
         return np.column_stack([self._elbo(X, target, k) for k in range(len(self.classes_))])
 
-    def _errors(self, inputs, target, kind="mse", corrupt=None):
+    def _errors(self, inputs, target, kind="mse", corrupt=None, per_feature=False):
         # decoded under the class each sample is most likely in, as reconstruct
         module = self.net_.module_
         labels = self._likeliest_class(inputs)
         return self._map(
             lambda xy: module(xy)[0],
             *((inputs, labels) if target is inputs else (inputs, target, labels)),
-            post=lambda out, t: per_sample_error(out.double(), t.double(), kind),
+            post=_error_post(kind, per_feature),
             prepare=lambda k, x, *rest: (
                 np.hstack([x, self._one_hot_index(rest[-1], len(x))]),
                 rest[0] if target is not inputs else x,

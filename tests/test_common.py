@@ -24,11 +24,15 @@ CHECK_PARAMS = {
     "AutoEncoder": {"max_epochs": 3, "random_state": 0},
     "VAE": [{"max_epochs": 3, "random_state": 0}, _CONV_VAE],
     "CVAE": [{"max_epochs": 3, "random_state": 0}, _CONV_VAE],
-    "AutoEncoderOutlierDetector": {
-        "estimator": AutoEncoder(
-            n_components=2, hidden_layer_sizes=(8,), max_epochs=3, random_state=0
-        ),
-    },
+    # novelty detection (the default), and outlier detection, where
+    # contamination is the training outlier fraction sklearn's checks assert
+    "AutoEncoderOutlierDetector": [
+        {"estimator": AutoEncoder(n_components=2, hidden_layer_sizes=(8,), max_epochs=3)},
+        {
+            "estimator": AutoEncoder(n_components=2, hidden_layer_sizes=(8,), max_epochs=3),
+            "novelty": False,
+        },
+    ],
     "ConvAE": {"channels": (4, 4), "max_epochs": 2, "random_state": 0},
     "ConvDenoisingAE": {"channels": (4, 4), "max_epochs": 2, "random_state": 0},
     "SparseAE": {

@@ -55,10 +55,10 @@ FAMILIES = {
     "SeqAE": lambda: SeqAE(4, sequence_shape=(16, 16), hidden_size=8),
 }
 METHODS = {
-    "AutoEncoder": ["score", "score_samples", "transform"],
+    "AutoEncoder": ["score", "score_samples", "transform", "feature_errors"],
     "VAE": ["score", "score_samples", "transform"],
     "conv VAE": ["score", "score_samples", "transform"],
-    "CVAE": ["score", "score_samples", "score_samples_y", "transform"],
+    "CVAE": ["score", "score_samples", "score_samples_y", "transform", "feature_errors"],
     "DenoisingAE": ["score", "score_samples", "transform", "denoise"],
     "ConvDenoisingAE": ["score", "denoise"],
     "SeqAE": ["score", "score_samples", "transform"],
