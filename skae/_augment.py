@@ -104,6 +104,10 @@ default="gaussian"
         self.clip = clip
         self.random_state = random_state
 
+    def _check_loaded_params(self):
+        """The checks ``fit`` makes of the parameters, run on a loaded augmenter."""
+        self._recipe()
+
     def _recipe(self) -> NoiseRecipe:
         """The corruption recipe of the current parameters (validated)."""
         check_noise(self.kind, self.level, self.clip)

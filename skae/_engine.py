@@ -79,6 +79,7 @@ __all__ = [
     "term_scoring",
     "to_tensor",
     "train",
+    "check_device_name",
 ]
 
 OPTIMIZERS = {
@@ -245,15 +246,15 @@ def _as_float32(output):
     return output
 
 
-def resolve_device(device: str) -> torch.device:
-    """Turn ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"`` into a usable device.
+def check_device_name(device: str) -> torch.device:
+    """The torch device ``device`` names, whether or not this machine has it.
 
-    The one place a device is checked: a device this machine lacks, a CUDA
-    index beyond its GPUs, or a device that holds no data (``"meta"``) is
-    refused with a ``ValueError`` that names the fix.
+    Refuses, with a ``ValueError`` naming the fix, a name that is no torch
+    device and a device that holds no data (``"meta"``). ``"auto"`` is
+    returned as the CPU: it names no device in particular.
     """
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device("cpu")
     try:
         resolved = torch.device(device)
     except (RuntimeError, TypeError):
@@ -265,6 +266,19 @@ def resolve_device(device: str) -> torch.device:
             f"device={device!r} holds no data (meta tensors have shapes but no values), so "
             "nothing can be trained on it; use 'cpu', 'cuda' or 'auto'."
         )
+    return resolved
+
+
+def resolve_device(device: str) -> torch.device:
+    """Turn ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"`` into a usable device.
+
+    The one place a device is checked: a device this machine lacks, a CUDA
+    index beyond its GPUs, or a device that holds no data (``"meta"``) is
+    refused with a ``ValueError`` that names the fix.
+    """
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    resolved = check_device_name(device)
     if resolved.type == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(
