@@ -457,6 +457,7 @@ class BaseAutoEncoder(
                 f"optimizer={optimizer!r} is not a torch.optim.Optimizer subclass; "
                 f"pass one of {sorted(_engine.OPTIMIZERS)} or a class such as torch.optim.Adam."
             )
+        _engine.optimizer_arguments(optimizer, self.weight_decay, self.optimizer_kwargs)
         _engine.resolve_lr_schedule(self.lr_schedule, self.callbacks)
 
     def _check_loaded_params(self):

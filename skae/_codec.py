@@ -142,9 +142,12 @@ OPTIMIZERS = {
         torch.optim.Adam,
         torch.optim.AdamW,
         torch.optim.Adamax,
+        torch.optim.ASGD,
+        torch.optim.LBFGS,
         torch.optim.NAdam,
         torch.optim.RAdam,
         torch.optim.RMSprop,
+        torch.optim.Rprop,
         torch.optim.SGD,
     )
 }

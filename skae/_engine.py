@@ -30,6 +30,7 @@ Design points
 
 from __future__ import annotations
 
+import inspect
 import math
 import mmap
 from collections.abc import Callable, Iterator
@@ -80,6 +81,7 @@ __all__ = [
     "to_tensor",
     "train",
     "check_device_name",
+    "optimizer_arguments",
 ]
 
 OPTIMIZERS = {
@@ -769,7 +771,10 @@ class BatchIterator:
 
     def __init__(self, dataset, batch_size: int = 128, shuffle: bool = False):
         self.dataset = dataset
-        self.batch_size = len(dataset) if batch_size == -1 else int(batch_size)
+        # a batch larger than the data is the data: the same batches, and no
+        # size beyond the data (batch_size=2**63) reaches numpy or torch
+        n = max(1, len(dataset))
+        self.batch_size = n if batch_size == -1 else min(int(batch_size), n)
         self.shuffle = shuffle
 
     def __len__(self) -> int:
@@ -1107,6 +1112,40 @@ def term_scoring(names) -> list:
     ]
 
 
+def optimizer_arguments(optimizer, weight_decay: float, optimizer_kwargs: dict | None) -> dict:
+    """The keyword arguments the optimizer is built with, checked against its signature.
+
+    ``weight_decay`` is passed only to an optimizer that takes it: ``Rprop``
+    and ``LBFGS`` do not, and train with the default ``weight_decay=0``; a
+    non-zero value is then refused, as is ``SparseAdam``, whose sparse
+    gradients no skae network produces.
+    """
+    cls = OPTIMIZERS.get(optimizer, optimizer) if isinstance(optimizer, str) else optimizer
+    if cls is torch.optim.SparseAdam:
+        raise ValueError(
+            "optimizer=torch.optim.SparseAdam needs sparse gradients (embedding layers), "
+            "which skae's networks do not produce; use 'adam' or torch.optim.Adam."
+        )
+    params = dict(optimizer_kwargs or {})
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):
+        signature = None
+    takes = signature is None or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD or name == "weight_decay"
+        for name, p in signature.parameters.items()
+    )
+    if takes:
+        params = {"weight_decay": weight_decay, **params}
+    elif weight_decay:
+        raise ValueError(
+            f"optimizer={getattr(cls, '__name__', cls)} takes no weight_decay, but "
+            f"weight_decay={weight_decay}; leave weight_decay=0 or choose an optimizer "
+            "such as 'adamw'."
+        )
+    return params
+
+
 def make_net(
     module: torch.nn.Module,
     criterion: torch.nn.Module,
@@ -1128,7 +1167,7 @@ def make_net(
     lr_schedule: str = "auto",
 ) -> AutoEncoderNet:
     """Build (but do not initialise) an :class:`AutoEncoderNet`."""
-    optimizer_params = {"weight_decay": weight_decay, **(optimizer_kwargs or {})}
+    optimizer_params = optimizer_arguments(optimizer, weight_decay, optimizer_kwargs)
     if isinstance(optimizer, str):
         if (
             optimizer in FUSED_OPTIMIZERS

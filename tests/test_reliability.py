@@ -13,6 +13,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from skorch.callbacks import Callback, LRScheduler
 
+import skae
 from skae import (
     CVAE,
     VAE,
@@ -512,3 +513,36 @@ def test_continued_fit_keeps_the_resolved_loss(how, state_of, assert_same_state)
     with pytest.raises(ValueError, match=r"loss='auto' chose binary cross-entropy.*\[0, 1\]"):
         getattr(est, "partial_fit" if how == "partial_fit" else "fit")(X * 2 - 0.5)
     assert_same_state(before, state_of(est.set_params(warm_start=False)))
+
+
+# ----------------------------------------------------------------------
+# Optimizers without weight_decay, and batch sizes beyond the data
+# ----------------------------------------------------------------------
+@pytest.mark.parametrize("optimizer", [torch.optim.Rprop, torch.optim.LBFGS])
+def test_optimizers_without_weight_decay_train(optimizer, tmp_path):
+    X = np.random.RandomState(0).rand(40, 6)
+    ae = AutoEncoder(n_components=2, max_epochs=2, optimizer=optimizer, random_state=0).fit(X)
+    assert len(ae.loss_curve_) == 2 and np.isfinite(ae.loss_curve_).all()
+    assert type(ae.net_.optimizer_) is optimizer
+    ae.save(tmp_path / "m.skae")
+    assert skae.load(tmp_path / "m.skae").optimizer is optimizer
+
+
+def test_weight_decay_for_an_optimizer_without_it_is_refused():
+    X = np.random.RandomState(0).rand(40, 6)
+    ae = AutoEncoder(max_epochs=1, optimizer=torch.optim.Rprop, weight_decay=0.1)
+    with pytest.raises(ValueError, match="Rprop takes no weight_decay"):
+        ae.fit(X)
+    assert not hasattr(ae, "net_")
+    with pytest.raises(ValueError, match="SparseAdam needs sparse gradients"):
+        AutoEncoder(max_epochs=1, optimizer=torch.optim.SparseAdam).fit(X)
+
+
+@pytest.mark.parametrize("batch_size", [2**63, 2**64 + 1])
+def test_a_batch_size_beyond_the_data_trains_as_the_whole_data(batch_size):
+    X = np.random.RandomState(0).rand(40, 6)
+    kwargs = dict(n_components=2, max_epochs=2, random_state=0)
+    whole = AutoEncoder(batch_size=40, **kwargs).fit(X)
+    huge = AutoEncoder(batch_size=batch_size, **kwargs).fit(X)
+    assert huge.loss_curve_ == whole.loss_curve_
+    np.testing.assert_array_equal(huge.transform(X[:1]), whole.transform(X[:1]))
