@@ -33,6 +33,7 @@ from __future__ import annotations
 import inspect
 import math
 import mmap
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
@@ -304,6 +305,10 @@ def resolve_device(device: str) -> torch.device:
     return resolved
 
 
+# Held by every seeded block: torch's default generator is one per process.
+_SEEDED = threading.RLock()
+
+
 @contextmanager
 def seeded(seed: int, device: torch.device | str = "cpu"):
     """Run a block with torch's RNG seeded by ``seed``, restoring it afterwards.
@@ -311,10 +316,17 @@ def seeded(seed: int, device: torch.device | str = "cpu"):
     The global CPU generator (and the CUDA generator of ``device``) is forked,
     so code inside draws reproducible numbers while the caller's RNG state is
     exactly as it was before.
+
+    The generator is the process's, so seeded blocks of different threads
+    take turns (a re-entrant lock): two fits in threads (``GridSearchCV``
+    under joblib's threading backend, a dask worker with several threads)
+    never draw from each other's stream, and give what they give alone.
+    Draws from torch's global generator by other code in another thread
+    during a fit still perturb it.
     """
     device = torch.device(device)
     cuda_devices = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda_devices):
+    with _SEEDED, torch.random.fork_rng(devices=cuda_devices):
         torch.random.default_generator.manual_seed(int(seed))
         if cuda_devices:
             with torch.cuda.device(cuda_devices[0]):

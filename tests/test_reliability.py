@@ -546,3 +546,55 @@ def test_a_batch_size_beyond_the_data_trains_as_the_whole_data(batch_size):
     huge = AutoEncoder(batch_size=batch_size, **kwargs).fit(X)
     assert huge.loss_curve_ == whole.loss_curve_
     np.testing.assert_array_equal(huge.transform(X[:1]), whole.transform(X[:1]))
+
+
+def test_fits_in_threads_give_what_they_give_alone():
+    X = np.random.RandomState(0).rand(120, 8)
+
+    def fit():
+        return AutoEncoder(
+            n_components=2, hidden_layer_sizes=(8,), dropout=0.3, max_epochs=3, random_state=7
+        ).fit(X)
+
+    alone = fit().transform(X)
+    results = [None] * 4
+
+    def run(i):
+        results[i] = fit().transform(X)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for out in results:
+        np.testing.assert_array_equal(out, alone)
+
+
+def test_cvae_scalar_labels_are_not_cast_to_a_class():
+    rng = np.random.RandomState(0)
+    X, y = rng.rand(60, 6), np.arange(60) % 3
+    model = CVAE(n_components=2, max_epochs=1, random_state=0).fit(X, y)
+    for label in (1.5, "1", np.nan):
+        with pytest.raises(ValueError, match="labels not seen in fit"):
+            model.sample(2, y=label, random_state=0)
+    np.testing.assert_array_equal(
+        model.sample(2, y=1.0, random_state=0), model.sample(2, y=1, random_state=0)
+    )
+    names = CVAE(n_components=2, max_epochs=1, random_state=0).fit(
+        X, np.array(["cat", "dog", "dog"])[y]
+    )
+    with pytest.raises(ValueError, match=r"labels not seen in fit: \['doggo'\]"):
+        names.sample(2, y="doggo", random_state=0)
+    assert names.sample(2, y="dog", random_state=0).shape == (2, 6)
+
+
+@pytest.mark.parametrize("loss", ["mse", "mae"])
+def test_the_elbo_of_large_finite_inputs_is_finite(loss):
+    X = np.random.RandomState(0).rand(60, 16)
+    vae = VAE(n_components=2, hidden_layer_sizes=(8,), loss=loss, max_epochs=1, random_state=0)
+    vae.fit(X)
+    big = X[:3] * 1e20
+    scores = vae.score_samples(big)
+    assert np.isfinite(scores).all() and np.isfinite(vae.score(big))
+    assert vae.score(big) == pytest.approx(scores.mean())
