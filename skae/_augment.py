@@ -175,7 +175,8 @@ default="gaussian"
         columns = self.get_feature_names_out()
         clean_frame = pd.DataFrame(clean, index=index, columns=columns)
         frame = pd.DataFrame(noisy, index=clean_frame.index, columns=columns)
-        frame.attrs[ATTRS_KEY] = CleanSource(clean_frame, recipe)
+        reference = pd.DataFrame(noisy, index=clean_frame.index, columns=columns, copy=True)
+        frame.attrs[ATTRS_KEY] = CleanSource(clean_frame, recipe, reference)
         return frame
 
     def __sklearn_tags__(self):
