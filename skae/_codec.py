@@ -336,7 +336,9 @@ class _Reader:
 
     def tensor(self, key):
         if not isinstance(key, str) or key not in self.tensors:
-            raise ValueError(f"The file refers to a tensor {_preview(key)} that its weights do not hold.")
+            raise ValueError(
+                f"The file refers to a tensor {_preview(key)} that its weights do not hold."
+            )
         self.used_tensors.add(key)
         return self.tensors[key]
 
@@ -635,7 +637,9 @@ def load(path, *, modules=None, device=None):
     try:
         text, weights = _read_members(path)
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
-        raise ValueError(f"{path!r} is a damaged zip archive ({type(exc).__name__}: {exc}).") from None
+        raise ValueError(
+            f"{path!r} is a damaged zip archive ({type(exc).__name__}: {exc})."
+        ) from None
     try:
         metadata = json.loads(text, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -688,9 +692,7 @@ def _read_members(path):
         meta, weights = archive.getinfo(_METADATA), archive.getinfo(_WEIGHTS)
         if meta.file_size > MAX_METADATA_BYTES:
             raise ValueError(_too_large(path, meta.file_size))
-        if weights.compress_type != zipfile.ZIP_STORED or weights.file_size > os.path.getsize(
-            path
-        ):
+        if weights.compress_type != zipfile.ZIP_STORED or weights.file_size > os.path.getsize(path):
             raise ValueError(
                 f"{path!r}: {_WEIGHTS} is compressed or larger than the file; skae stores "
                 "weights uncompressed, so a file never holds more weights than its size."

@@ -1124,6 +1124,22 @@ def term_scoring(names) -> list:
     ]
 
 
+class TextFallbackProgressBar(ProgressBar):
+    """skorch's progress bar, in text where a notebook has no widgets.
+
+    In Jupyter, skorch draws a widget bar, which needs ``ipywidgets``;
+    without it (JupyterLab or VS Code with only ``ipykernel``) tqdm raises
+    ``ImportError: IProgress not found``. The text bar is drawn instead.
+    """
+
+    def _use_notebook(self):
+        if not super()._use_notebook():
+            return False
+        import tqdm.notebook
+
+        return getattr(tqdm.notebook, "IProgress", None) is not None
+
+
 def optimizer_arguments(optimizer, weight_decay: float, optimizer_kwargs: dict | None) -> dict:
     """The keyword arguments the optimizer is built with, checked against its signature.
 
@@ -1204,7 +1220,7 @@ def make_net(
             )
         )
     if verbose:
-        net_callbacks.append(("progress_bar", ProgressBar(postfix_keys=["train_loss"])))
+        net_callbacks.append(("progress_bar", TextFallbackProgressBar(postfix_keys=["train_loss"])))
     placement = PLACEMENT.get()
     net_class = AutoEncoderNet if placement is None else placement._net_class
     return net_class(

@@ -21,9 +21,9 @@ X = np.random.RandomState(0).rand(40, 6)
 def saved(tmp_path_factory):
     """The members of a saved AutoEncoder file: (metadata dict, weights bytes)."""
     path = tmp_path_factory.mktemp("saved") / "m.skae"
-    skae.AutoEncoder(
-        n_components=2, hidden_layer_sizes=(4,), max_epochs=1, random_state=0
-    ).fit(X).save(path)
+    skae.AutoEncoder(n_components=2, hidden_layer_sizes=(4,), max_epochs=1, random_state=0).fit(
+        X
+    ).save(path)
     with zipfile.ZipFile(path) as archive:
         return json.loads(archive.read("metadata.json")), archive.read("weights.safetensors")
 

@@ -221,8 +221,8 @@ def test_pandas_output_drops_its_clean_source_through_arithmetic_as_numpy_does()
     from skae.noise import split_noisy
 
     X = np.random.RandomState(0).rand(30, 4)
-    frame = NoiseAugmenter(random_state=0).set_output(transform="pandas").fit_transform(
-        pd.DataFrame(X)
+    frame = (
+        NoiseAugmenter(random_state=0).set_output(transform="pandas").fit_transform(pd.DataFrame(X))
     )
     array = NoiseAugmenter(random_state=0).fit_transform(X)
     assert split_noisy(frame)[1] is not None and split_noisy(array)[1] is not None

@@ -598,3 +598,16 @@ def test_the_elbo_of_large_finite_inputs_is_finite(loss):
     scores = vae.score_samples(big)
     assert np.isfinite(scores).all() and np.isfinite(vae.score(big))
     assert vae.score(big) == pytest.approx(scores.mean())
+
+
+def test_verbose_in_a_notebook_without_widgets_draws_a_text_bar(monkeypatch, capsys):
+    import tqdm.notebook
+    from skorch.callbacks import ProgressBar
+
+    monkeypatch.setattr(ProgressBar, "in_ipynb", staticmethod(lambda: True))
+    monkeypatch.setattr(tqdm.notebook, "IProgress", None)
+    X = np.random.RandomState(0).rand(40, 6)
+    ae = AutoEncoder(n_components=2, max_epochs=2, verbose=1, random_state=0).fit(X)
+    assert ae.n_iter_ == 2
+    with pytest.raises(ImportError, match="IProgress"):  # what skorch's own bar does
+        tqdm.notebook.tqdm(total=1)
