@@ -104,6 +104,10 @@ default="gaussian"
         self.clip = clip
         self.random_state = random_state
 
+    def _check_loaded_params(self):
+        """The checks ``fit`` makes of the parameters, run on a loaded augmenter."""
+        self._recipe()
+
     def _recipe(self) -> NoiseRecipe:
         """The corruption recipe of the current parameters (validated)."""
         check_noise(self.kind, self.level, self.clip)
@@ -171,7 +175,8 @@ default="gaussian"
         columns = self.get_feature_names_out()
         clean_frame = pd.DataFrame(clean, index=index, columns=columns)
         frame = pd.DataFrame(noisy, index=clean_frame.index, columns=columns)
-        frame.attrs[ATTRS_KEY] = CleanSource(clean_frame, recipe)
+        reference = pd.DataFrame(noisy, index=clean_frame.index, columns=columns, copy=True)
+        frame.attrs[ATTRS_KEY] = CleanSource(clean_frame, recipe, reference)
         return frame
 
     def __sklearn_tags__(self):

@@ -482,7 +482,17 @@ class BaseAutoEncoder(
                 f"optimizer={optimizer!r} is not a torch.optim.Optimizer subclass; "
                 f"pass one of {sorted(_engine.OPTIMIZERS)} or a class such as torch.optim.Adam."
             )
+        _engine.optimizer_arguments(optimizer, self.weight_decay, self.optimizer_kwargs)
         _engine.resolve_lr_schedule(self.lr_schedule, self.callbacks)
+
+    def _check_loaded_params(self):
+        """What ``fit`` checks of the parameters without data, run on a loaded model.
+
+        The device must name one (``"meta"`` is refused) but may be missing
+        on this machine: the network then loads on the CPU.
+        """
+        self._check_optimizer()
+        _engine.check_device_name(self.device)
 
     # ------------------------------------------------------------------
     # Fitting
@@ -865,7 +875,9 @@ class BaseAutoEncoder(
                 )
                 placed = _engine.resolve_device("cpu")
         seed = int(self._seed)
-        factory = self._net_factory(int(self.n_features_in_), None, seed, placed)
+        n_features = int(self.n_features_in_)
+        self._check_saved_shapes(n_features, module_state)
+        factory = self._net_factory(n_features, None, seed, placed)
         with _engine.seeded(seed, placed):
             net = factory()
             net.initialize()
@@ -879,6 +891,31 @@ class BaseAutoEncoder(
                 ) from None
         net.history = history
         self.net_ = net
+
+    def _check_saved_shapes(self, n_features, module_state):
+        """Refuse saved weights of other shapes than the network, before building it.
+
+        The network is first built on the meta device, which holds shapes and
+        no values, so a file whose parameters ask for a huge network costs
+        nothing before it is refused.
+        """
+        try:
+            with torch.device("meta"):
+                skeleton = self._build_module(n_features, None)
+        except Exception:  # noqa: BLE001  user code that needs real tensors: built for real
+            return
+        wanted = {key: tuple(value.shape) for key, value in skeleton.state_dict().items()}
+        saved = {key: tuple(value.shape) for key, value in module_state.items()}
+        if wanted != saved:
+            differ = sorted(
+                f"{key}: saved {saved.get(key)}, built {wanted.get(key)}"
+                for key in wanted.keys() | saved.keys()
+                if wanted.get(key) != saved.get(key)
+            )
+            raise ValueError(
+                f"The saved weights do not fit the {type(self).__name__} network rebuilt "
+                f"from the file's parameters: {'; '.join(differ[:5])}"
+            )
 
     # ------------------------------------------------------------------
     # Inference

@@ -18,14 +18,23 @@ each part optional, looked up on the object:
     placeholder naming its type, and passed again to :func:`load` as
     ``modules``.
 ``_unsaved_params``
-    Constructor parameters holding other code (callbacks): stored as
-    ``None``, with a warning when set.
+    Constructor parameters holding other code (callbacks) or naming a place
+    on disk: stored as ``None``, with a warning when set; a file that sets
+    one is refused. Classes that cannot carry the attribute (scikit-learn's)
+    name them in :func:`register` instead (``Pipeline``'s ``memory``).
+``_validate_params()`` and ``_check_loaded_params()``
+    Run on every loaded object, as ``fit`` would run them: scikit-learn's
+    parameter constraints, then the class's own checks that need no data;
+    a value they refuse makes the file invalid.
 ``_param_snapshots``
     Fitted attributes holding a dict copy of the constructor parameters,
     stored under the same rules as the parameters.
 
 Loading looks every class and optimizer up by name in the allow-lists of
-this module, and runs no code from the file.
+this module, and runs no code from the file. It is bounded by the file: the
+metadata may hold at most ``MAX_METADATA_BYTES`` once inflated, the weights
+are stored uncompressed, every tensor they hold must be used, and a network
+is built only once its shapes are known to match the saved weights.
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ import os
 import platform
 import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 import safetensors
@@ -57,14 +67,26 @@ __all__ = ["FORMAT_VERSION", "VersionMismatchWarning", "load", "register", "save
 FORMAT_VERSION = 1
 _METADATA = "metadata.json"
 _WEIGHTS = "weights.safetensors"
+# The inflated metadata (parameters, fitted attributes, history) may not be
+# larger than this; the weights are stored, so they are bounded by the file.
+MAX_METADATA_BYTES = 64 * 2**20
+# Values may nest this deep (a Pipeline inside a detector is a few levels).
+MAX_DEPTH = 64
+# A string array may be declared this many characters wider than its longest value.
+_STRING_SLACK = 256
 
 # The only classes a file may name, filled by register(). A name missing
 # here is refused.
 ESTIMATORS: dict[str, type] = {}
 _ESTIMATOR_NAMES: dict[type, str] = {}
+# Per class: constructor parameters that name a place on disk or code,
+# which a file never sets (see register's ``unsaved``).
+_UNSAVED: dict[type, tuple] = {}
+# Per class: a check of the constructed object that fit would make (no data).
+_CHECKS: dict[type, object] = {}
 
 
-def register(name: str, cls: type) -> type:
+def register(name: str, cls: type, *, unsaved=(), check=None) -> type:
     """Allow instances of ``cls`` in skae files, named ``name`` there.
 
     Each skae estimator module registers its public classes with one call
@@ -72,6 +94,12 @@ def register(name: str, cls: type) -> type:
     registered class is stored through its constructor parameters and its
     attributes, and rebuilt on load by calling ``cls(**params)``; see the
     module docstring for the optional hooks. Returns ``cls``.
+
+    ``unsaved`` names constructor parameters that point outside the file (a
+    directory, code) for a class that cannot carry ``_unsaved_params``:
+    ``save`` stores them as ``None`` with a warning, and ``load`` refuses a
+    file that sets them. ``check(obj)`` is run on every loaded instance,
+    after its parameter constraints, and raises what ``fit`` would.
 
     Raises
     ------
@@ -88,11 +116,19 @@ def register(name: str, cls: type) -> type:
         raise ValueError(f"{cls.__qualname__} is already registered as {_ESTIMATOR_NAMES[cls]!r}.")
     ESTIMATORS[name] = cls
     _ESTIMATOR_NAMES[cls] = name
+    _UNSAVED[cls] = tuple(unsaved) + tuple(getattr(cls, "_unsaved_params", ()))
+    if check is not None:
+        _CHECKS[cls] = check
     return cls
 
 
-# scikit-learn steps whose fitted state is plain arrays and numbers
-register("sklearn.pipeline.Pipeline", Pipeline)
+def _check_pipeline(pipe):
+    pipe._validate_steps()
+
+
+# scikit-learn steps whose fitted state is plain arrays and numbers. A
+# Pipeline's memory names a directory whose pickles fit would read: never kept.
+register("sklearn.pipeline.Pipeline", Pipeline, unsaved=("memory",), check=_check_pipeline)
 register("sklearn.preprocessing.StandardScaler", StandardScaler)
 register("sklearn.preprocessing.MinMaxScaler", MinMaxScaler)
 register("sklearn.preprocessing.MaxAbsScaler", MaxAbsScaler)
@@ -106,9 +142,12 @@ OPTIMIZERS = {
         torch.optim.Adam,
         torch.optim.AdamW,
         torch.optim.Adamax,
+        torch.optim.ASGD,
+        torch.optim.LBFGS,
         torch.optim.NAdam,
         torch.optim.RAdam,
         torch.optim.RMSprop,
+        torch.optim.Rprop,
         torch.optim.SGD,
     )
 }
@@ -235,7 +274,7 @@ class _Writer:
     def _params(self, est, params, where, *, warn_unsaved):
         """Encode constructor parameters: code (modules, callbacks) becomes data."""
         user_code = getattr(est, "_user_code_params", ())
-        unsaved = getattr(est, "_unsaved_params", ())
+        unsaved = _UNSAVED.get(type(est), ())
         encoded = {}
         for name, value in params.items():
             at = f"{where}.{name}" if where else name
@@ -245,11 +284,11 @@ class _Writer:
                 else:
                     described = getattr(value, "__qualname__", None) or _preview(value)
                 encoded[name] = {"user_module": {"parameter": name, "type": described}}
-            elif name in unsaved and value:
+            elif name in unsaved and _is_set(value):
                 if warn_unsaved:
                     warn(
-                        f"{at}: {name} are code and are not saved; the loaded model has "
-                        f"{name}=None."
+                        f"{at} names code or a place on disk, which a skae file "
+                        f"does not keep; the loaded model has {name}=None."
                     )
                 encoded[name] = None
             else:
@@ -267,6 +306,11 @@ class _Writer:
                 "history": self.encode(_epochs_only(state["history"]), "net_.history"),
             }
         }
+
+
+def _is_set(value) -> bool:
+    """Whether an unsaved parameter holds something: not None and not an empty list."""
+    return value is not None and not (type(value) in (list, tuple) and not value)
 
 
 def _epochs_only(history):
@@ -287,28 +331,42 @@ class _Reader:
         self.modules = dict(modules or {})
         self.device = device
         self.used_modules = set()
+        self.used_tensors = set()
+        self.depth = 0
 
     def tensor(self, key):
         if not isinstance(key, str) or key not in self.tensors:
-            raise ValueError(f"The file refers to a tensor {key!r} that its weights do not hold.")
+            raise ValueError(
+                f"The file refers to a tensor {_preview(key)} that its weights do not hold."
+            )
+        self.used_tensors.add(key)
         return self.tensors[key]
 
     def decode(self, value):
         if value is None or isinstance(value, (bool, str, int, float)):
             return value
-        if isinstance(value, list):
-            return [self.decode(v) for v in value]
-        if not isinstance(value, dict) or len(value) != 1:
-            raise ValueError(f"Malformed value in the file: {_preview(value)}.")
-        ((tag, payload),) = value.items()
-        decoder = getattr(self, f"_decode_{tag}", None) if tag.isidentifier() else None
-        if decoder is None:
-            raise ValueError(
-                f"The file holds a value of unknown kind {tag!r}; a skae file stores only "
-                "numbers, strings, arrays and allow-listed classes. It is damaged, was "
-                "written by another program, or was written by a newer skae."
-            )
-        return decoder(payload)
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise ValueError(
+                    f"The file's values nest more than {MAX_DEPTH} levels deep; a skae file "
+                    "never does. It is damaged or was not written by skae."
+                )
+            if isinstance(value, list):
+                return [self.decode(v) for v in value]
+            if not isinstance(value, dict) or len(value) != 1:
+                raise ValueError(f"Malformed value in the file: {_preview(value)}.")
+            ((tag, payload),) = value.items()
+            decoder = getattr(self, f"_decode_{tag}", None) if tag.isidentifier() else None
+            if decoder is None:
+                raise ValueError(
+                    f"The file holds a value of unknown kind {_preview(tag)}; a skae file stores "
+                    "only numbers, strings, arrays and allow-listed classes. It is damaged, was "
+                    "written by another program, or was written by a newer skae."
+                )
+            return decoder(payload)
+        finally:
+            self.depth -= 1
 
     def _decode_float(self, payload):
         if payload not in ("nan", "inf", "-inf"):
@@ -326,7 +384,10 @@ class _Reader:
         return out
 
     def _decode_history(self, payload):
-        return History(self.decode(_expect(payload, list, "history")))
+        rows = self.decode(_expect(payload, list, "history"))
+        for row in rows:
+            _expect(row, dict, "history epoch")
+        return History(rows)
 
     def _decode_scalar(self, payload):
         dtype = _dtype(_expect(payload, dict, "scalar").get("dtype"))
@@ -349,6 +410,13 @@ class _Reader:
         payload = _expect(payload, dict, "items")
         dtype = _dtype(payload.get("dtype"), kinds="UO")
         values = [self.decode(v) for v in _expect(payload.get("values"), list, "items")]
+        if dtype.kind == "U":
+            longest = max((len(v) for v in values if isinstance(v, str)), default=0)
+            if dtype.itemsize // 4 > longest + _STRING_SLACK:
+                raise ValueError(
+                    f"The file declares strings of {dtype.itemsize // 4} characters ({dtype.str}) "
+                    f"for values of at most {longest}; it is damaged or was not written by skae."
+                )
         out = np.empty(len(values), dtype=dtype)
         out[:] = values
         shape = _shape(payload.get("shape"))
@@ -404,19 +472,38 @@ class _Reader:
                 f"name: {sorted(ESTIMATORS)}. Nothing was imported or run."
             )
         cls = ESTIMATORS[name]
-        params = {
-            key: self.decode(value)
-            for key, value in _expect(payload.get("params"), dict, "params").items()
-        }
+        unsaved = _UNSAVED.get(cls, ())
+        user_code = getattr(cls, "_user_code_params", ())
+        params = {}
+        for key, value in _expect(payload.get("params"), dict, "params").items():
+            if key in user_code and value is not None and not _is_placeholder(value):
+                raise ValueError(
+                    f"The file sets {name}'s {key} to {_preview(value)}; a skae file holds the "
+                    "user's network code only as a placeholder, passed again to load as modules=."
+                )
+            params[key] = self.decode(value)
+            if key in unsaved and _is_set(params[key]):
+                raise ValueError(
+                    f"The file sets {name}'s {key}={_preview(params[key])}: {key} names code or "
+                    "a place on disk, which a skae file never holds (fit would use it). The "
+                    "file is refused and nothing in it was run."
+                )
         try:
             est = cls(**params)
         except TypeError as exc:
             raise ValueError(f"The file's parameters do not fit {name}: {exc}.") from None
+        _check_params(est, name)
+        param_names = est.get_params(deep=False).keys()
         state = _expect(payload.get("state"), dict, "state")
         net = None
         for key, value in state.items():
             if not isinstance(key, str) or not key.isidentifier() or key.startswith("__"):
                 raise ValueError(f"The file holds an attribute named {_preview(key)}.")
+            if key in param_names:
+                raise ValueError(
+                    f"The file sets {name}'s parameter {key!r} as a fitted attribute; "
+                    "parameters are given only as parameters."
+                )
             if key == "net_":
                 net = _expect(value, dict, "net_").get("net")
                 continue
@@ -424,19 +511,46 @@ class _Reader:
         if net is not None:
             if not hasattr(est, "_restore_net"):
                 raise ValueError(f"{name} has no network, but the file gives it one.")
-            self._restore_net(est, _expect(net, dict, "net"))
+            self._restore_net(est, name, _expect(net, dict, "net"))
         return est
 
-    def _restore_net(self, est, payload):
+    def _restore_net(self, est, name, payload):
         # the estimator rebuilds its network; the file gives the saved state
         keys = {part: _expect(payload.get(part), dict, part) for part in ("module", "criterion")}
-        est._restore_net(
-            {name: self.tensor(key) for name, key in keys["module"].items()},
-            {name: self.tensor(key) for name, key in keys["criterion"].items()},
-            self.decode(payload.get("history")),
-            saved_device=payload.get("device"),
-            device=self.device,
-        )
+        saved_device = payload.get("device")
+        if not isinstance(saved_device, str):
+            raise ValueError(f"Malformed network device {_preview(saved_device)} in the file.")
+        try:
+            est._restore_net(
+                {key: self.tensor(tensor) for key, tensor in keys["module"].items()},
+                {key: self.tensor(tensor) for key, tensor in keys["criterion"].items()},
+                self.decode(payload.get("history")),
+                saved_device=saved_device,
+                device=self.device,
+            )
+        except (TypeError, KeyError, IndexError, AttributeError, RuntimeError) as exc:
+            raise ValueError(
+                f"The {name} network cannot be rebuilt from the file's parameters and fitted "
+                f"attributes ({type(exc).__name__}: {exc}); the file is damaged."
+            ) from None
+
+
+def _is_placeholder(value) -> bool:
+    return isinstance(value, dict) and list(value) == ["user_module"]
+
+
+def _check_params(est, name):
+    """Check a loaded object's parameters as ``fit`` would, before anything uses them."""
+    try:
+        if hasattr(est, "_validate_params"):
+            est._validate_params()
+        check = _CHECKS.get(type(est))
+        if check is not None:
+            check(est)
+        if hasattr(est, "_check_loaded_params"):
+            est._check_loaded_params()
+    except (TypeError, ValueError) as exc:  # sklearn's InvalidParameterError is both
+        raise ValueError(f"The file's parameters are not valid for {name}: {exc}") from None
 
 
 def _expect(value, kind, what):
@@ -506,7 +620,12 @@ def save(obj, path) -> None:
 
 def load(path, *, modules=None, device=None):
     """Read the object in ``path``; the public face is :func:`skae.persistence.load`."""
-    path = os.fspath(path)
+    try:
+        path = os.fsdecode(path)
+    except TypeError:
+        raise TypeError(
+            f"skae.load needs a path (str, bytes or os.PathLike), got {type(path).__name__}."
+        ) from None
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No skae file at {path!r}.")
     if not zipfile.is_zipfile(path):
@@ -515,6 +634,50 @@ def load(path, *, modules=None, device=None):
             "pickle or joblib file, open it with those only if you trust its origin: "
             "loading a pickle can run any code."
         )
+    try:
+        text, weights = _read_members(path)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
+        raise ValueError(
+            f"{path!r} is a damaged zip archive ({type(exc).__name__}: {exc})."
+        ) from None
+    try:
+        metadata = json.loads(text, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path!r}: {_METADATA} is not valid JSON ({exc}).") from None
+    except RecursionError:
+        raise ValueError(f"{path!r}: {_METADATA} nests too deeply to be a skae file.") from None
+    _check_header(metadata, path)
+    try:
+        tensors = safetensors.torch.load(weights)
+    except Exception as exc:  # safetensors raises its own error types
+        raise ValueError(f"{path!r}: {_WEIGHTS} is not a valid safetensors file ({exc}).") from None
+    del weights
+    reader = _Reader(tensors, modules, device)
+    try:
+        obj = reader.decode(metadata["object"])
+    except ValueError:
+        raise
+    except Exception as exc:  # a damaged file gives the documented error, never another
+        raise ValueError(
+            f"{path!r} is damaged or was not written by skae: {type(exc).__name__}: {exc}"
+        ) from exc
+    unreferenced = sorted(set(tensors) - reader.used_tensors)
+    if unreferenced:
+        raise ValueError(
+            f"{path!r}: {_WEIGHTS} holds tensors that the metadata never uses "
+            f"({_preview(unreferenced)}); the file is damaged or was not written by skae."
+        )
+    unused = sorted(set(reader.modules) - reader.used_modules)
+    if unused:
+        raise ValueError(
+            f"modules={unused} were passed to load, but the file has no ModuleAE parameter "
+            f"of that name; it needs {sorted(reader.used_modules) or 'none'}."
+        )
+    return obj
+
+
+def _read_members(path):
+    """The metadata text and the weights bytes, each read within its bound."""
     with zipfile.ZipFile(path) as archive:
         listed = archive.namelist()
         names = set(listed)
@@ -526,25 +689,27 @@ def load(path, *, modules=None, device=None):
                 f"{_WEIGHTS}, but has unexpected members {unexpected} and lacks {missing}. "
                 "Nothing in it was read."
             )
-        try:
-            metadata = json.loads(archive.read(_METADATA), parse_constant=_no_constant)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{path!r}: {_METADATA} is not valid JSON ({exc}).") from None
-        weights = archive.read(_WEIGHTS)
-    _check_header(metadata, path)
-    try:
-        tensors = safetensors.torch.load(weights)
-    except Exception as exc:  # safetensors raises its own error types
-        raise ValueError(f"{path!r}: {_WEIGHTS} is not a valid safetensors file ({exc}).") from None
-    reader = _Reader(tensors, modules, device)
-    obj = reader.decode(metadata["object"])
-    unused = sorted(set(reader.modules) - reader.used_modules)
-    if unused:
-        raise ValueError(
-            f"modules={unused} were passed to load, but the file has no ModuleAE parameter "
-            f"of that name; it needs {sorted(reader.used_modules) or 'none'}."
-        )
-    return obj
+        meta, weights = archive.getinfo(_METADATA), archive.getinfo(_WEIGHTS)
+        if meta.file_size > MAX_METADATA_BYTES:
+            raise ValueError(_too_large(path, meta.file_size))
+        if weights.compress_type != zipfile.ZIP_STORED or weights.file_size > os.path.getsize(path):
+            raise ValueError(
+                f"{path!r}: {_WEIGHTS} is compressed or larger than the file; skae stores "
+                "weights uncompressed, so a file never holds more weights than its size."
+            )
+        with archive.open(meta) as member:
+            text = member.read(MAX_METADATA_BYTES + 1)
+        if len(text) > MAX_METADATA_BYTES:  # the declared size was wrong
+            raise ValueError(_too_large(path, len(text)))
+        return text, archive.read(weights)
+
+
+def _too_large(path, size):
+    return (
+        f"{path!r}: {_METADATA} inflates to more than {MAX_METADATA_BYTES // 2**20} MiB "
+        f"({size} bytes or more); a skae file's metadata is a few kilobytes to megabytes. "
+        "It is damaged or was not written by skae."
+    )
 
 
 def _no_constant(name):

@@ -30,8 +30,10 @@ Design points
 
 from __future__ import annotations
 
+import inspect
 import math
 import mmap
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
@@ -79,6 +81,8 @@ __all__ = [
     "term_scoring",
     "to_tensor",
     "train",
+    "check_device_name",
+    "optimizer_arguments",
 ]
 
 OPTIMIZERS = {
@@ -245,15 +249,15 @@ def _as_float32(output):
     return output
 
 
-def resolve_device(device: str) -> torch.device:
-    """Turn ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"`` into a usable device.
+def check_device_name(device: str) -> torch.device:
+    """The torch device ``device`` names, whether or not this machine has it.
 
-    The one place a device is checked: a device this machine lacks, a CUDA
-    index beyond its GPUs, or a device that holds no data (``"meta"``) is
-    refused with a ``ValueError`` that names the fix.
+    Refuses, with a ``ValueError`` naming the fix, a name that is no torch
+    device and a device that holds no data (``"meta"``). ``"auto"`` is
+    returned as the CPU: it names no device in particular.
     """
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device("cpu")
     try:
         resolved = torch.device(device)
     except (RuntimeError, TypeError):
@@ -265,6 +269,19 @@ def resolve_device(device: str) -> torch.device:
             f"device={device!r} holds no data (meta tensors have shapes but no values), so "
             "nothing can be trained on it; use 'cpu', 'cuda' or 'auto'."
         )
+    return resolved
+
+
+def resolve_device(device: str) -> torch.device:
+    """Turn ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"`` into a usable device.
+
+    The one place a device is checked: a device this machine lacks, a CUDA
+    index beyond its GPUs, or a device that holds no data (``"meta"``) is
+    refused with a ``ValueError`` that names the fix.
+    """
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    resolved = check_device_name(device)
     if resolved.type == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(
@@ -288,6 +305,10 @@ def resolve_device(device: str) -> torch.device:
     return resolved
 
 
+# Held by every seeded block: torch's default generator is one per process.
+_SEEDED = threading.RLock()
+
+
 @contextmanager
 def seeded(seed: int, device: torch.device | str = "cpu"):
     """Run a block with torch's RNG seeded by ``seed``, restoring it afterwards.
@@ -295,10 +316,17 @@ def seeded(seed: int, device: torch.device | str = "cpu"):
     The global CPU generator (and the CUDA generator of ``device``) is forked,
     so code inside draws reproducible numbers while the caller's RNG state is
     exactly as it was before.
+
+    The generator is the process's, so seeded blocks of different threads
+    take turns (a re-entrant lock): two fits in threads (``GridSearchCV``
+    under joblib's threading backend, a dask worker with several threads)
+    never draw from each other's stream, and give what they give alone.
+    Draws from torch's global generator by other code in another thread
+    during a fit still perturb it.
     """
     device = torch.device(device)
     cuda_devices = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda_devices):
+    with _SEEDED, torch.random.fork_rng(devices=cuda_devices):
         torch.random.default_generator.manual_seed(int(seed))
         if cuda_devices:
             with torch.cuda.device(cuda_devices[0]):
@@ -755,7 +783,10 @@ class BatchIterator:
 
     def __init__(self, dataset, batch_size: int = 128, shuffle: bool = False):
         self.dataset = dataset
-        self.batch_size = len(dataset) if batch_size == -1 else int(batch_size)
+        # a batch larger than the data is the data: the same batches, and no
+        # size beyond the data (batch_size=2**63) reaches numpy or torch
+        n = max(1, len(dataset))
+        self.batch_size = n if batch_size == -1 else min(int(batch_size), n)
         self.shuffle = shuffle
 
     def __len__(self) -> int:
@@ -1093,6 +1124,56 @@ def term_scoring(names) -> list:
     ]
 
 
+class TextFallbackProgressBar(ProgressBar):
+    """skorch's progress bar, in text where a notebook has no widgets.
+
+    In Jupyter, skorch draws a widget bar, which needs ``ipywidgets``;
+    without it (JupyterLab or VS Code with only ``ipykernel``) tqdm raises
+    ``ImportError: IProgress not found``. The text bar is drawn instead.
+    """
+
+    def _use_notebook(self):
+        if not super()._use_notebook():
+            return False
+        import tqdm.notebook
+
+        return getattr(tqdm.notebook, "IProgress", None) is not None
+
+
+def optimizer_arguments(optimizer, weight_decay: float, optimizer_kwargs: dict | None) -> dict:
+    """The keyword arguments the optimizer is built with, checked against its signature.
+
+    ``weight_decay`` is passed only to an optimizer that takes it: ``Rprop``
+    and ``LBFGS`` do not, and train with the default ``weight_decay=0``; a
+    non-zero value is then refused, as is ``SparseAdam``, whose sparse
+    gradients no skae network produces.
+    """
+    cls = OPTIMIZERS.get(optimizer, optimizer) if isinstance(optimizer, str) else optimizer
+    if cls is torch.optim.SparseAdam:
+        raise ValueError(
+            "optimizer=torch.optim.SparseAdam needs sparse gradients (embedding layers), "
+            "which skae's networks do not produce; use 'adam' or torch.optim.Adam."
+        )
+    params = dict(optimizer_kwargs or {})
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):
+        signature = None
+    takes = signature is None or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD or name == "weight_decay"
+        for name, p in signature.parameters.items()
+    )
+    if takes:
+        params = {"weight_decay": weight_decay, **params}
+    elif weight_decay:
+        raise ValueError(
+            f"optimizer={getattr(cls, '__name__', cls)} takes no weight_decay, but "
+            f"weight_decay={weight_decay}; leave weight_decay=0 or choose an optimizer "
+            "such as 'adamw'."
+        )
+    return params
+
+
 def make_net(
     module: torch.nn.Module,
     criterion: torch.nn.Module,
@@ -1114,7 +1195,7 @@ def make_net(
     lr_schedule: str = "auto",
 ) -> AutoEncoderNet:
     """Build (but do not initialise) an :class:`AutoEncoderNet`."""
-    optimizer_params = {"weight_decay": weight_decay, **(optimizer_kwargs or {})}
+    optimizer_params = optimizer_arguments(optimizer, weight_decay, optimizer_kwargs)
     if isinstance(optimizer, str):
         if (
             optimizer in FUSED_OPTIMIZERS
@@ -1139,7 +1220,7 @@ def make_net(
             )
         )
     if verbose:
-        net_callbacks.append(("progress_bar", ProgressBar(postfix_keys=["train_loss"])))
+        net_callbacks.append(("progress_bar", TextFallbackProgressBar(postfix_keys=["train_loss"])))
     placement = PLACEMENT.get()
     net_class = AutoEncoderNet if placement is None else placement._net_class
     return net_class(

@@ -361,14 +361,20 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
         ``label`` (CVAE) is the class index the decoder is conditioned on:
         one for every row, or an array aligned with the rows. Its one-hot
         columns are appended to each block of ``X`` as it is read, never to
-        the whole data. The ELBO is computed in float32 outside autocast.
+        the whole data. The ELBO is computed in float64 outside autocast
+        (float32 on MPS, which has no float64), so finite inputs give finite
+        scores.
         """
         kind = self.loss_
         constant = target.shape[1] * NLL_CONSTANT[kind]
 
         def elbo(out, t):
-            recon, mu, logvar = out
-            nll = reconstruction_error(recon, t.float(), kind).sum(dim=1) + constant
+            # float64 where the device has it: a sum of squared errors of finite
+            # float32 inputs (|x| >= 1e19) overflows float32, never float64
+            mps = t.device.type == "mps"
+            recon, mu, logvar = (part.float() if mps else part.double() for part in out)
+            t = t.float() if mps else t.double()
+            nll = reconstruction_error(recon, t, kind).sum(dim=1) + constant
             return -(nll + gaussian_kl(mu, logvar))
 
         arrays = [X] if target is X else [X, target]
@@ -600,7 +606,9 @@ class CVAE(VAE):
     def _labels(self, y, n_samples):
         """``y`` as ``n_samples`` labels: a scalar is repeated."""
         if np.ndim(y) == 0:
-            return np.full(n_samples, y, dtype=self.classes_.dtype)
+            # the label's own dtype, never classes_'s: a cast would turn 7.5 into
+            # 7, or "doggo" into "dog", and accept a label never seen in fit
+            return np.full(n_samples, np.asarray(y))
         y = column_or_1d(y)
         if len(y) != n_samples:
             raise ValueError(

@@ -352,22 +352,28 @@ class CleanSource:
     pandas deep-copies ``attrs`` along with a frame and compares them when
     concatenating; this holder is shared rather than copied and equals only
     itself, so neither costs a copy of the data nor fails.
+
+    ``noisy``, when given, is the noisy frame's values (a frame with the same
+    index): pandas keeps ``attrs`` through arithmetic (``noisy * 255``), so
+    the source holds only for a frame whose values are still these, as a
+    :class:`NoisyArray` drops its clean source through arithmetic.
     """
 
-    __slots__ = ("clean", "recipe")
+    __slots__ = ("clean", "recipe", "noisy")
 
-    def __init__(self, clean, recipe: NoiseRecipe | None = None):
+    def __init__(self, clean, recipe: NoiseRecipe | None = None, noisy=None):
         self.clean = clean
         self.recipe = recipe
+        self.noisy = noisy
 
     def __deepcopy__(self, memo):
         return self
 
     def __getstate__(self):
-        return self.clean, self.recipe
+        return self.clean, self.recipe, self.noisy
 
     def __setstate__(self, state):
-        self.clean, self.recipe = state
+        self.clean, self.recipe, self.noisy = (*state, None)[:3]
 
 
 def split_noisy(X):
@@ -395,4 +401,9 @@ def split_noisy(X):
                 'transform="default")).'
             )
         clean = clean.loc[X.index]
+    if source.noisy is not None:
+        noisy = source.noisy
+        noisy = noisy if noisy.index.equals(X.index) else noisy.loc[X.index]
+        if noisy.shape != X.shape or not np.array_equal(np.asarray(X), noisy.to_numpy()):
+            return X, None, None  # values changed since the augmenter: a stale source
     return X, clean, source.recipe

@@ -213,3 +213,21 @@ def test_noisy_array_deepcopy(noisy):
 def test_noisy_array_needs_matching_shapes():
     with pytest.raises(ValueError, match="clean has shape"):
         NoisyArray(np.zeros((2, 3)), np.zeros((3, 2)))
+
+
+def test_pandas_output_drops_its_clean_source_through_arithmetic_as_numpy_does():
+    pd = pytest.importorskip("pandas")
+    from skae import NoiseAugmenter
+    from skae.noise import split_noisy
+
+    X = np.random.RandomState(0).rand(30, 4)
+    frame = (
+        NoiseAugmenter(random_state=0).set_output(transform="pandas").fit_transform(pd.DataFrame(X))
+    )
+    array = NoiseAugmenter(random_state=0).fit_transform(X)
+    assert split_noisy(frame)[1] is not None and split_noisy(array)[1] is not None
+    for changed in (frame * 255, frame + 1.0):
+        assert split_noisy(changed)[1] is None
+    assert split_noisy(array * 255)[1] is None
+    cut = frame.iloc[5:12]  # rows cut from it keep theirs
+    np.testing.assert_array_equal(split_noisy(cut)[1].to_numpy(), X[5:12])

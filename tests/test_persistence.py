@@ -297,7 +297,7 @@ def test_callbacks_are_dropped_with_a_warning(tmp_path):
     from skorch.callbacks import EpochTimer
 
     est = AutoEncoder(callbacks=[EpochTimer()], **FAST).fit(X)
-    with pytest.warns(UserWarning, match="callbacks are code and are not saved"):
+    with pytest.warns(UserWarning, match="callbacks names code or a place on disk"):
         est.save(tmp_path / "m.skae")
     loaded = skae.load(tmp_path / "m.skae")
     assert loaded.callbacks is None
@@ -310,7 +310,7 @@ def test_warnings_name_the_line_that_saved_or_loaded(tmp_path):
     est = AutoEncoder(callbacks=[EpochTimer()], **FAST).fit(X)
     pipe = make_pipeline(StandardScaler(), est)
     for save in (est.save, partial(skae.save, est), partial(skae.save, pipe)):
-        with pytest.warns(UserWarning, match="callbacks are code") as record:
+        with pytest.warns(UserWarning, match="callbacks names code") as record:
             save(tmp_path / "m.skae")
         assert [w.filename for w in record] == [__file__]
     _rewrite(tmp_path / "m.skae", lambda m: m["versions"].update(skae="0.0.1"))

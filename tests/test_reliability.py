@@ -13,6 +13,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from skorch.callbacks import Callback, LRScheduler
 
+import skae
 from skae import (
     CVAE,
     VAE,
@@ -512,3 +513,101 @@ def test_continued_fit_keeps_the_resolved_loss(how, state_of, assert_same_state)
     with pytest.raises(ValueError, match=r"loss='auto' chose binary cross-entropy.*\[0, 1\]"):
         getattr(est, "partial_fit" if how == "partial_fit" else "fit")(X * 2 - 0.5)
     assert_same_state(before, state_of(est.set_params(warm_start=False)))
+
+
+# ----------------------------------------------------------------------
+# Optimizers without weight_decay, and batch sizes beyond the data
+# ----------------------------------------------------------------------
+@pytest.mark.parametrize("optimizer", [torch.optim.Rprop, torch.optim.LBFGS])
+def test_optimizers_without_weight_decay_train(optimizer, tmp_path):
+    X = np.random.RandomState(0).rand(40, 6)
+    ae = AutoEncoder(n_components=2, max_epochs=2, optimizer=optimizer, random_state=0).fit(X)
+    assert len(ae.loss_curve_) == 2 and np.isfinite(ae.loss_curve_).all()
+    assert type(ae.net_.optimizer_) is optimizer
+    ae.save(tmp_path / "m.skae")
+    assert skae.load(tmp_path / "m.skae").optimizer is optimizer
+
+
+def test_weight_decay_for_an_optimizer_without_it_is_refused():
+    X = np.random.RandomState(0).rand(40, 6)
+    ae = AutoEncoder(max_epochs=1, optimizer=torch.optim.Rprop, weight_decay=0.1)
+    with pytest.raises(ValueError, match="Rprop takes no weight_decay"):
+        ae.fit(X)
+    assert not hasattr(ae, "net_")
+    with pytest.raises(ValueError, match="SparseAdam needs sparse gradients"):
+        AutoEncoder(max_epochs=1, optimizer=torch.optim.SparseAdam).fit(X)
+
+
+@pytest.mark.parametrize("batch_size", [2**63, 2**64 + 1])
+def test_a_batch_size_beyond_the_data_trains_as_the_whole_data(batch_size):
+    X = np.random.RandomState(0).rand(40, 6)
+    kwargs = dict(n_components=2, max_epochs=2, random_state=0)
+    whole = AutoEncoder(batch_size=40, **kwargs).fit(X)
+    huge = AutoEncoder(batch_size=batch_size, **kwargs).fit(X)
+    assert huge.loss_curve_ == whole.loss_curve_
+    np.testing.assert_array_equal(huge.transform(X[:1]), whole.transform(X[:1]))
+
+
+def test_fits_in_threads_give_what_they_give_alone():
+    X = np.random.RandomState(0).rand(120, 8)
+
+    def fit():
+        return AutoEncoder(
+            n_components=2, hidden_layer_sizes=(8,), dropout=0.3, max_epochs=3, random_state=7
+        ).fit(X)
+
+    alone = fit().transform(X)
+    results = [None] * 4
+
+    def run(i):
+        results[i] = fit().transform(X)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for out in results:
+        np.testing.assert_array_equal(out, alone)
+
+
+def test_cvae_scalar_labels_are_not_cast_to_a_class():
+    rng = np.random.RandomState(0)
+    X, y = rng.rand(60, 6), np.arange(60) % 3
+    model = CVAE(n_components=2, max_epochs=1, random_state=0).fit(X, y)
+    for label in (1.5, "1", np.nan):
+        with pytest.raises(ValueError, match="labels not seen in fit"):
+            model.sample(2, y=label, random_state=0)
+    np.testing.assert_array_equal(
+        model.sample(2, y=1.0, random_state=0), model.sample(2, y=1, random_state=0)
+    )
+    names = CVAE(n_components=2, max_epochs=1, random_state=0).fit(
+        X, np.array(["cat", "dog", "dog"])[y]
+    )
+    with pytest.raises(ValueError, match=r"labels not seen in fit: \['doggo'\]"):
+        names.sample(2, y="doggo", random_state=0)
+    assert names.sample(2, y="dog", random_state=0).shape == (2, 6)
+
+
+@pytest.mark.parametrize("loss", ["mse", "mae"])
+def test_the_elbo_of_large_finite_inputs_is_finite(loss):
+    X = np.random.RandomState(0).rand(60, 16)
+    vae = VAE(n_components=2, hidden_layer_sizes=(8,), loss=loss, max_epochs=1, random_state=0)
+    vae.fit(X)
+    big = X[:3] * 1e20
+    scores = vae.score_samples(big)
+    assert np.isfinite(scores).all() and np.isfinite(vae.score(big))
+    assert vae.score(big) == pytest.approx(scores.mean())
+
+
+def test_verbose_in_a_notebook_without_widgets_draws_a_text_bar(monkeypatch, capsys):
+    import tqdm.notebook
+    from skorch.callbacks import ProgressBar
+
+    monkeypatch.setattr(ProgressBar, "in_ipynb", staticmethod(lambda: True))
+    monkeypatch.setattr(tqdm.notebook, "IProgress", None)
+    X = np.random.RandomState(0).rand(40, 6)
+    ae = AutoEncoder(n_components=2, max_epochs=2, verbose=1, random_state=0).fit(X)
+    assert ae.n_iter_ == 2
+    with pytest.raises(ImportError, match="IProgress"):  # what skorch's own bar does
+        tqdm.notebook.tqdm(total=1)
