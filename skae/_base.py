@@ -940,9 +940,9 @@ class BaseAutoEncoder(
         return self._map(self._reconstruction, X, dtype=X.dtype)
 
     def _reconstruction(self, x):
-        """The network's reconstruction of a batch ``x``, flat: ``(len(x), n_outputs)``."""
+        """The network's reconstruction of a batch ``x``, flat: ``(x.shape[0], n_outputs)``."""
         module = self.net_.module_
-        return module.decode(module.encode(x)).reshape(len(x), -1)
+        return module.decode(module.encode(x)).reshape(x.shape[0], -1)
 
     def sample(self, n_samples=1, *, random_state=None):
         """Generate samples by decoding random codes.
@@ -1017,9 +1017,18 @@ class BaseAutoEncoder(
         return self._map(
             self._reconstruction,
             *((inputs,) if same else (inputs, target)),
-            post=lambda out, t: per_sample_error(out.double(), t.double(), kind),
+            post=self._error_post(kind),
             prepare=prepare,
         )
+
+    @staticmethod
+    def _error_post(kind):
+        """The per-sample error of a batch's reconstruction ``out`` against ``t``, in float64.
+
+        The ``post`` of :meth:`_errors`, and what :func:`skae.to_onnx` puts in
+        its graph.
+        """
+        return lambda out, t: per_sample_error(out.double(), t.double(), kind)
 
     def score(self, X, y=None):
         """Negative mean squared reconstruction error (higher is better).

@@ -30,7 +30,6 @@ from .modules.losses import (
     NLL_CONSTANT,
     VAELoss,
     gaussian_kl,
-    per_sample_error,
     reconstruction_error,
 )
 from .modules.variational import conv_vae_module, dense_vae_module
@@ -364,14 +363,7 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
         columns are appended to each block of ``X`` as it is read, never to
         the whole data. The ELBO is computed in float32 outside autocast.
         """
-        kind = self.loss_
-        constant = target.shape[1] * NLL_CONSTANT[kind]
-
-        def elbo(out, t):
-            recon, mu, logvar = out
-            nll = reconstruction_error(recon, t.float(), kind).sum(dim=1) + constant
-            return -(nll + gaussian_kl(mu, logvar))
-
+        elbo = self._elbo_post(target.shape[1])
         arrays = [X] if target is X else [X, target]
         aligned = label is not None and np.ndim(label) > 0
         if aligned:
@@ -384,6 +376,22 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
             return x, t
 
         return self._map(self.net_.module_, *arrays, post=elbo, prepare=prepare)
+
+    def _elbo_post(self, n_features):
+        """The per-sample ELBO of a batch from the network's output ``(recon, mu, logvar)``.
+
+        The ``post`` of :meth:`_elbo`, and what :func:`skae.to_onnx` puts in
+        its graph; computed in float32 against the target ``t``.
+        """
+        kind = self.loss_
+        constant = n_features * NLL_CONSTANT[kind]
+
+        def elbo(out, t):
+            recon, mu, logvar = out
+            nll = reconstruction_error(recon, t.float(), kind).sum(dim=1) + constant
+            return -(nll + gaussian_kl(mu, logvar))
+
+        return elbo
 
     def score_samples(self, X):
         """Per-sample evidence lower bound (ELBO), higher for more likely samples.
@@ -788,7 +796,7 @@ class CVAE(VAE):
         return self._map(
             lambda xy: module(xy)[0],
             *((inputs, labels) if target is inputs else (inputs, target, labels)),
-            post=lambda out, t: per_sample_error(out.double(), t.double(), kind),
+            post=self._error_post(kind),
             prepare=lambda k, x, *rest: (
                 np.hstack([x, self._one_hot_index(rest[-1], len(x))]),
                 rest[0] if target is not inputs else x,
