@@ -462,13 +462,17 @@ def _pipeline_to_onnx(pipeline, X, methods):
     skl2onnx.update_registered_converter(
         type(final), alias, shape_calculator, converter, parser=parser, overwrite=True
     )
+    target_opset = {"": opset, "ai.onnx.ml": 3}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = skl2onnx.convert_sklearn(
-            pipeline,
-            initial_types=[(_DATA, tensor([None, X_in.shape[1]]))],
-            target_opset={"": opset, "ai.onnx.ml": 3},
-        )
+        try:
+            model = skl2onnx.convert_sklearn(
+                pipeline,
+                initial_types=[(_DATA, tensor([None, X_in.shape[1]]))],
+                target_opset=target_opset,
+            )
+        except Exception as error:
+            raise _step_error(skl2onnx, steps[:-1], X_in, tensor, target_opset, error) from error
     # the graph outputs are named after the methods, as for a single estimator
     rename = {output.name: method for output, method in zip(model.graph.output, methods)}
     for node in model.graph.node:
@@ -483,6 +487,26 @@ def _pipeline_to_onnx(pipeline, X, methods):
     model.doc_string = f"skae Pipeline ({', '.join(n for n, _ in steps)}): {', '.join(methods)}"
     onnx.checker.check_model(model)
     return model
+
+
+def _step_error(skl2onnx, steps, X, tensor, target_opset, error):
+    """A ``TypeError`` naming the first step that skl2onnx fails to convert on its own."""
+    for name, step in steps:
+        if step in (None, "passthrough"):
+            continue
+        try:
+            skl2onnx.convert_sklearn(
+                step,
+                initial_types=[(_DATA, tensor([None, X.shape[1]]))],
+                target_opset=target_opset,
+            )
+        except Exception as step_error:
+            return TypeError(
+                f"Pipeline step {name!r} ({type(step).__name__}) could not be converted to "
+                f"ONNX by skl2onnx: {step_error}"
+            )
+        X = np.asarray(step.transform(X[:2]))
+    return error
 
 
 # The name standing for an optional input left out ("") while skl2onnx orders the nodes.
