@@ -182,7 +182,9 @@ class _Graph(torch.nn.Module):
 
 def _one_hot(estimator, labels):
     """One-hot rows of ``labels`` over ``classes_`` (all zeros for a label not seen in fit)."""
-    classes = torch.as_tensor(np.asarray(estimator.classes_), dtype=labels.dtype)
+    classes = torch.as_tensor(
+        np.asarray(estimator.classes_), dtype=labels.dtype, device=labels.device
+    )
     return (labels.reshape(-1, 1) == classes.reshape(1, -1)).float()
 
 
@@ -247,8 +249,8 @@ def _detector_outputs(detector, dtype):
         x = named[_DATA]
         if scaler is None:
             return named
-        mean = torch.as_tensor(scaler.mean_, dtype=torch.float64)
-        scale = torch.as_tensor(scaler.scale_, dtype=torch.float64)
+        mean = torch.as_tensor(scaler.mean_, dtype=torch.float64, device=x.device)
+        scale = torch.as_tensor(scaler.scale_, dtype=torch.float64, device=x.device)
         return {**named, _DATA: ((x.double() - mean) / scale).to(x.dtype)}
 
     def score_samples(named):
@@ -274,9 +276,7 @@ def _detector_outputs(detector, dtype):
 
 def _validated_sample(estimator, X):
     """The sample rows as the network sees them, and their dtype."""
-    X = estimator._validate_X(X, reset=False)
-    if _is_detector(estimator):
-        X = estimator.estimator_._reshape_input(X)
+    X = estimator._validate_X(X, reset=False)  # a detector's rows: flat as its scaler sees them
     X = np.asarray(X[:2])
     if X.ndim != 2:
         X = X.reshape(len(X), -1)
@@ -300,14 +300,17 @@ def _graph(estimator, X, methods):
             f"{np.asarray(network.classes_).dtype} labels; fit it on integer labels (e.g. "
             "LabelEncoder().fit_transform(y)) to export it."
         )
+    # the sample inputs, on the network's device (the graph itself is for any)
+    device = next(network.net_.module_.parameters(), torch.empty(0)).device
     inputs = {}
     if any(m != "inverse_transform" for m in methods):
-        inputs[_DATA] = torch.from_numpy(np.ascontiguousarray(rows))
+        inputs[_DATA] = torch.from_numpy(np.ascontiguousarray(rows)).to(device)
     if "inverse_transform" in methods:
-        inputs[_CODES] = torch.zeros((len(rows), network.n_components_), dtype=dtype)
+        inputs[_CODES] = torch.zeros((len(rows), network.n_components_), dtype=dtype, device=device)
     if conditional and set(methods) - {"transform"}:
         labels = np.asarray(network.classes_)[[0] * len(rows)]
-        inputs[_LABELS] = torch.from_numpy(labels.astype(np.result_type(labels, np.int64)))
+        labels = labels.astype(np.result_type(labels, np.int64))
+        inputs[_LABELS] = torch.from_numpy(labels).to(device)
     graph = _Graph(network.net_.module_, inputs, [outputs[m] for m in methods]).eval()
     return graph, inputs
 

@@ -290,3 +290,19 @@ def test_a_missing_extra_is_named(monkeypatch, dense):
     monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx now raises ImportError
     with pytest.raises(ImportError, match=r"skae\[onnx\]"):
         to_onnx(dense, X)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_model_on_cuda_exports_a_graph_that_runs_on_the_cpu():
+    detector = skae.AutoEncoderOutlierDetector(
+        skae.ConvAE(image_shape=(4, 4), channels=(4,), device="cuda", **TINY), random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        detector.fit(X[TRAIN])
+    sess = session(to_onnx(detector, X[TRAIN], methods=("score_samples", "predict")))
+    scores, labels = sess.run(None, {"X": X[TEST]})
+    # the GPU's kernels round otherwise than the CPU's
+    np.testing.assert_allclose(scores, detector.score_samples(X[TEST]), rtol=1e-4, atol=1e-4)
+    assert next(detector.estimator_.net_.module_.parameters()).device.type == "cuda"
