@@ -143,8 +143,8 @@ def _check_estimator(estimator, methods):
     supported = _supported(estimator)
     if not supported:
         raise TypeError(
-            f"to_onnx exports skae estimators (an autoencoder, an AutoEncoderOutlierDetector) "
-            f"and Pipelines ending in one; got {type(estimator).__name__}."
+            "to_onnx exports skae estimators (an autoencoder, or an AutoEncoderOutlierDetector "
+            f"around one) and Pipelines ending in one; got {type(estimator).__name__}."
         )
     check_is_fitted(estimator)
     unknown = [m for m in methods if m not in supported]
@@ -391,7 +391,6 @@ def _pipeline_to_onnx(pipeline, X, methods):
     from skl2onnx.common.data_types import (
         DoubleTensorType,
         FloatTensorType,
-        Int64TensorType,
     )
 
     check_is_fitted(pipeline)
@@ -439,32 +438,8 @@ def _pipeline_to_onnx(pipeline, X, methods):
     inner = _export(final, sample, methods)
     opset = next(o.version for o in inner.opset_import if o.domain in ("", "ai.onnx"))
     tensor = DoubleTensorType if X_in.dtype == np.float64 else FloatTensorType
-    alias = f"Skae{type(final).__name__}"
-
-    def parser(scope, model, inputs, custom_parsers=None):
-        operator = scope.declare_local_operator(alias, model)
-        operator.inputs = list(inputs)
-        for method in methods:
-            kind = Int64TensorType if method == "predict" else tensor
-            operator.outputs.append(scope.declare_local_variable(method, kind()))
-        return operator.outputs
-
-    def shape_calculator(operator):
-        n = operator.inputs[0].get_first_dimension()
-        for variable, method in zip(operator.outputs, methods):
-            if method == "transform":
-                variable.type = tensor([n, final.n_components_])
-            elif method == "predict":
-                variable.type = Int64TensorType([n])
-            else:
-                variable.type = DoubleTensorType([n])
-
-    def converter(scope, operator, container):
-        _embed(onnx, inner, scope, operator, container)
-
-    skl2onnx.update_registered_converter(
-        type(final), alias, shape_calculator, converter, parser=parser, overwrite=True
-    )
+    _register_converter(skl2onnx, type(final))
+    _PENDING[id(final)] = (methods, inner)
     target_opset = {"": opset, "ai.onnx.ml": 3}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -476,6 +451,8 @@ def _pipeline_to_onnx(pipeline, X, methods):
             )
         except Exception as error:
             raise _step_error(skl2onnx, steps[:-1], X_in, tensor, target_opset, error) from error
+        finally:
+            _PENDING.pop(id(final), None)
     # the graph outputs are named after the methods, as for a single estimator
     rename = {output.name: method for output, method in zip(model.graph.output, methods)}
     for node in model.graph.node:
@@ -490,6 +467,66 @@ def _pipeline_to_onnx(pipeline, X, methods):
     model.doc_string = f"skae Pipeline ({', '.join(n for n, _ in steps)}): {', '.join(methods)}"
     onnx.checker.check_model(model)
     return model
+
+
+# The methods and exported graph of the skae step that to_onnx converts now,
+# by id: skl2onnx's registration is global, and must not keep a model.
+_PENDING: dict = {}
+
+
+def _default_methods(model):
+    """What skl2onnx's converter exports when called directly, as for sklearn's kinds."""
+    return ("predict", "score_samples") if _is_detector(model) else ("transform",)
+
+
+def _register_converter(skl2onnx, cls):
+    """Register skae's skl2onnx converter for ``cls``: it embeds the exported network.
+
+    Called directly (``skl2onnx.convert_sklearn`` on a Pipeline ending in a skae
+    model), the converter exports the default methods: ``transform``, or a
+    detector's ``predict`` and ``score_samples``.
+    """
+    from skl2onnx.common.data_types import DoubleTensorType, Int64TensorType
+
+    alias = f"Skae{cls.__name__}"
+
+    def methods_of(model):
+        return _PENDING.get(id(model), (_default_methods(model), None))[0]
+
+    def parser(scope, model, inputs, custom_parsers=None):
+        operator = scope.declare_local_operator(alias, model)
+        operator.inputs = list(inputs)
+        tensor = type(inputs[0].type)
+        for method in methods_of(model):
+            kind = Int64TensorType if method == "predict" else tensor
+            operator.outputs.append(scope.declare_local_variable(method, kind()))
+        return operator.outputs
+
+    def shape_calculator(operator):
+        model, n = operator.raw_operator, operator.inputs[0].get_first_dimension()
+        tensor = type(operator.inputs[0].type)
+        for variable, method in zip(operator.outputs, methods_of(model)):
+            if method == "transform":
+                variable.type = tensor([n, model.n_components_])
+            elif method == "predict":
+                variable.type = Int64TensorType([n])
+            else:
+                variable.type = DoubleTensorType([n])
+
+    def converter(scope, operator, container):
+        import onnx
+
+        model = operator.raw_operator
+        methods, inner = _PENDING.get(id(model), (methods_of(model), None))
+        if inner is None:
+            dtype = np.float64 if isinstance(operator.inputs[0].type, DoubleTensorType) else None
+            sample = np.zeros((2, model.n_features_in_), dtype=dtype or np.float32)
+            inner = _export(model, sample, methods)
+        _embed(onnx, inner, scope, operator, container)
+
+    skl2onnx.update_registered_converter(
+        cls, alias, shape_calculator, converter, parser=parser, overwrite=True
+    )
 
 
 def _step_error(skl2onnx, steps, X, tensor, target_opset, error):

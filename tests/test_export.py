@@ -173,6 +173,20 @@ def test_a_pipeline_is_one_file_and_matches_the_pipeline():
     codes, scores = sess.run(None, {"X": X[TEST]})
     np.testing.assert_allclose(codes, pipe.transform(X[TEST]), **TOL)
     np.testing.assert_allclose(scores, pipe.score_samples(X[TEST]), **TOL)
+    # the converter skae registered with skl2onnx keeps no model: called directly on
+    # another Pipeline it converts that one's skae step (its transform)
+    import skl2onnx
+    from skl2onnx.common.data_types import FloatTensorType
+
+    other = make_pipeline(MinMaxScaler(), skae.AutoEncoder(n_components=2, **TINY))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        other.fit(X[TRAIN])
+        model = skl2onnx.convert_sklearn(
+            other, initial_types=[("X", FloatTensorType([None, 16]))], target_opset=20
+        )
+    (codes,) = session(model).run(None, {"X": X[TEST]})
+    np.testing.assert_allclose(codes, other.transform(X[TEST]), **TOL)
 
 
 @pytest.mark.slow
