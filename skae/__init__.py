@@ -17,6 +17,7 @@ from ._sparse import SparseAE
 from ._summary import ModelSummary
 from ._vae import CVAE, VAE
 from ._version import __version__
+from .export import to_onnx
 from .latent import (
     LatentGrid,
     add_attribute_vector,
@@ -52,4 +53,5 @@ __all__ = [
     "load",
     "sample_latent",
     "save",
+    "to_onnx",
 ]

@@ -1002,9 +1002,9 @@ class BaseAutoEncoder(
         return self._map(self._reconstruction, X, dtype=X.dtype)
 
     def _reconstruction(self, x):
-        """The network's reconstruction of a batch ``x``, flat: ``(len(x), n_outputs)``."""
+        """The network's reconstruction of a batch ``x``, flat: ``(x.shape[0], n_outputs)``."""
         module = self.net_.module_
-        return module.decode(module.encode(x)).reshape(len(x), -1)
+        return module.decode(module.encode(x)).reshape(x.shape[0], -1)
 
     def sample(self, n_samples=1, *, random_state=None):
         """Generate samples by decoding random codes.

@@ -365,18 +365,7 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
         (float32 on MPS, which has no float64), so finite inputs give finite
         scores.
         """
-        kind = self.loss_
-        constant = target.shape[1] * NLL_CONSTANT[kind]
-
-        def elbo(out, t):
-            # float64 where the device has it: a sum of squared errors of finite
-            # float32 inputs (|x| >= 1e19) overflows float32, never float64
-            mps = t.device.type == "mps"
-            recon, mu, logvar = (part.float() if mps else part.double() for part in out)
-            t = t.float() if mps else t.double()
-            nll = reconstruction_error(recon, t, kind).sum(dim=1) + constant
-            return -(nll + gaussian_kl(mu, logvar))
-
+        elbo = self._elbo_post(target.shape[1])
         arrays = [X] if target is X else [X, target]
         aligned = label is not None and np.ndim(label) > 0
         if aligned:
@@ -389,6 +378,26 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
             return x, t
 
         return self._map(self.net_.module_, *arrays, post=elbo, prepare=prepare)
+
+    def _elbo_post(self, n_features):
+        """The per-sample ELBO of a batch from the network's output ``(recon, mu, logvar)``.
+
+        The ``post`` of :meth:`_elbo`, and what :func:`skae.to_onnx` puts in
+        its graph; computed in float64 against the target ``t`` (float32 on
+        MPS, which has no float64): a sum of squared errors of finite
+        float32 inputs (|x| >= 1e19) overflows float32, never float64.
+        """
+        kind = self.loss_
+        constant = n_features * NLL_CONSTANT[kind]
+
+        def elbo(out, t):
+            mps = t.device.type == "mps"
+            recon, mu, logvar = (part.float() if mps else part.double() for part in out)
+            t = t.float() if mps else t.double()
+            nll = reconstruction_error(recon, t, kind).sum(dim=1) + constant
+            return -(nll + gaussian_kl(mu, logvar))
+
+        return elbo
 
     def score_samples(self, X):
         """Per-sample evidence lower bound (ELBO), higher for more likely samples.

@@ -215,7 +215,7 @@ class ConvAutoEncoderModule(nn.Module):
         self.decoder = nn.Sequential(*decoder, *stages_decoder)
 
     def encode(self, x):
-        return self.encoder(x.reshape(len(x), *self.image_shape))
+        return self.encoder(x.reshape(x.shape[0], *self.image_shape))
 
     def decode(self, z):
         return self.decoder(z)

@@ -43,7 +43,7 @@ def per_sample_error(output: torch.Tensor, target: torch.Tensor, kind: str = "ms
     may differ in layout (flat ``(n, T * F)`` against ``(n, T, F)``); both are
     flattened per sample before :func:`reconstruction_error` is averaged.
     """
-    n = len(target)
+    n = target.shape[0]  # a symbolic batch size in an exported graph
     return reconstruction_error(output.reshape(n, -1), target.reshape(n, -1), kind).mean(dim=1)
 
 
