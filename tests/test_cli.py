@@ -32,6 +32,7 @@ DIGITS_FILES = {
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # 3-epoch fits
 def test_demo_on_digits_writes_pictures_and_metrics(tmp_path, capsys):
     out = tmp_path / "result"
     status, stdout, stderr = _run(capsys, "--out", str(out), "--epochs", "3", "--seed", "1")

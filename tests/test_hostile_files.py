@@ -14,6 +14,9 @@ from sklearn.preprocessing import StandardScaler
 import skae
 from skae import _codec
 
+# the models saved here are one-epoch fits: the files, not the models, are tested
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 X = np.random.RandomState(0).rand(40, 6)
 
 

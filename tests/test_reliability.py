@@ -609,5 +609,9 @@ def test_verbose_in_a_notebook_without_widgets_draws_a_text_bar(monkeypatch, cap
     X = np.random.RandomState(0).rand(40, 6)
     ae = AutoEncoder(n_components=2, max_epochs=2, verbose=1, random_state=0).fit(X)
     assert ae.n_iter_ == 2
-    with pytest.raises(ImportError, match="IProgress"):  # what skorch's own bar does
-        tqdm.notebook.tqdm(total=1)
+    # skorch's own bar would draw a widget (tqdm then raises "IProgress not
+    # found"); skae's draws text
+    from skae._engine import TextFallbackProgressBar
+
+    assert ProgressBar()._use_notebook()
+    assert not TextFallbackProgressBar()._use_notebook()
