@@ -934,8 +934,17 @@ class BaseAutoEncoder(
             post=post,
             prepare=prepare,
             precision=self.net_.precision_,
+            row_values=self._activation_values(),
         )
         return out.astype(dtype, copy=False)
+
+    def _activation_values(self) -> int:
+        """Values of the network's largest activation for one row, which sizes inference batches.
+
+        The input of a dense network; families whose layers are wider
+        (convolutions over an image) say so.
+        """
+        return int(self._n_inputs)
 
     def transform(self, X):
         """Encode ``X`` into the code space.

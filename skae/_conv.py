@@ -163,6 +163,11 @@ class ConvAE(ImageInputMixin, BaseAutoEncoder):
         )
         return plan
 
+    def _activation_values(self):
+        # the widest feature map: the most channels at the image's resolution
+        _, height, width = self.image_shape_
+        return max(self._check_conv_parameters()) * height * width
+
     def _build_module(self, n_features, target):
         module = ConvAutoEncoderModule(
             self.image_shape_,

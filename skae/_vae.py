@@ -309,6 +309,13 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
     def _n_classes(self) -> int:
         return 0
 
+    def _activation_values(self):
+        if self.backbone != "conv":
+            return super()._activation_values()
+        # the widest feature map: the most channels at the image's resolution
+        _, height, width = self.image_shape_
+        return max(self._check_conv_parameters()) * height * width
+
     def _build_module(self, n_features, target):
         if self.backbone == "conv":
             module = conv_vae_module(

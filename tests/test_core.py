@@ -156,6 +156,7 @@ def test_inference_batches_do_not_depend_on_the_training_batch_size(digits, batc
     finally:
         hook.remove()
     assert shapes == [_engine.inference_rows(X)] * 2
+    assert shapes[0] == 1024  # 64 features: INFERENCE_ROWS, whatever batch_size
 
 
 def test_early_stopping_applies_to_a_fit_after_partial_fit(digits):
@@ -313,3 +314,17 @@ def test_the_outlier_detector_streams_a_memmap(monkeypatch, data_file, error, st
         scaler = skae.AutoEncoderOutlierDetector(est, **params).fit(X).scaler_
         np.testing.assert_allclose(streamed.scaler_.mean_, scaler.mean_, rtol=1e-12)
         np.testing.assert_allclose(streamed.scaler_.scale_, scaler.scale_, rtol=1e-9)
+
+
+def test_convolutional_inference_batches_are_sized_by_the_feature_maps():
+    # 32 channels at 28x28: 100 KB of activations a row, 41 rows in 4 MiB
+    X = np.random.RandomState(0).rand(60, 784)
+    est = ConvAE(image_shape=(28, 28), channels=(32,), max_epochs=1, random_state=0).fit(X)
+    shapes = []
+    first = est.net_.module_.encoder[0]
+    hook = first.register_forward_pre_hook(lambda m, args: shapes.append(len(args[0])))
+    try:
+        est.transform(X[:1])
+    finally:
+        hook.remove()
+    assert shapes == [_engine.INFERENCE_BYTES // (4 * 32 * 784)] == [41]
