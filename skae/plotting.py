@@ -25,6 +25,8 @@ from sklearn.utils.validation import check_is_fitted
 from .noise import split_noisy
 
 __all__ = [
+    "FeatureErrorDisplay",
+    "ImageErrorDisplay",
     "LatentGridDisplay",
     "LatentSpaceDisplay",
     "LossCurveDisplay",
@@ -922,4 +924,365 @@ class LatentGridDisplay:
         ax.set_ylabel("code 2")
         self.ax_ = ax
         self.figure_ = ax.figure
+        return self
+
+
+# ----------------------------------------------------------------------
+# Per-feature errors: which pixels or columns made a sample unusual
+# ----------------------------------------------------------------------
+def _check_feature_errors(estimator):
+    if not hasattr(estimator, "feature_errors"):
+        raise TypeError(
+            f"{type(estimator).__name__} has no feature_errors method; pass a fitted skae "
+            "autoencoder or AutoEncoderOutlierDetector (a Pipeline's last step, "
+            "pipeline[-1], with the data its earlier steps give)."
+        )
+
+
+def _chosen_rows(errors, rows, n_rows):
+    """Indices of the rows to show: ``rows``, else the ``n_rows`` of largest mean error."""
+    n = len(errors)
+    if rows is None:
+        if not isinstance(n_rows, (int, np.integer)) or n_rows < 1:
+            raise ValueError(f"n_rows must be a positive int, got {n_rows!r}.")
+        return np.argsort(-np.mean(errors, axis=1), kind="stable")[:n_rows]
+    chosen = np.atleast_1d(np.asarray(rows))
+    if chosen.size == 0 or chosen.ndim != 1 or chosen.dtype.kind not in "iu":
+        raise ValueError(f"rows must be a non-empty list of row positions, got {rows!r}.")
+    if chosen.min() < -n or chosen.max() >= n:
+        raise ValueError(f"rows holds {chosen.tolist()}, outside the {n} rows of X.")
+    return chosen % n
+
+
+def _reconstruction(estimator, X):
+    """What ``estimator`` (an autoencoder or the outlier detector) makes of ``X``, in X's units."""
+    if hasattr(estimator, "reconstruct"):
+        return np.asarray(estimator.reconstruct(X), dtype=float)
+    check_is_fitted(estimator, "estimator_")
+    scaler = getattr(estimator, "scaler_", None)
+    inputs = X if scaler is None else scaler.transform(X)
+    rec = np.asarray(estimator.estimator_.reconstruct(inputs), dtype=float)
+    return rec if scaler is None else scaler.inverse_transform(rec)
+
+
+class ImageErrorDisplay:
+    """Per-pixel reconstruction errors as heat maps, beside the input and its reconstruction.
+
+    One row per sample: the input, its reconstruction, and the heat map of
+    its per-pixel error (``feature_errors``), the heat maps sharing one
+    colour scale from zero with a colour bar.
+
+    Parameters
+    ----------
+    originals : array-like of shape (n_images, n_features)
+        Input images, flat.
+    reconstructions : array-like of shape (n_images, n_features)
+        Their reconstructions.
+    errors : array-like of shape (n_images, n_features)
+        Per-pixel errors, such as ``feature_errors`` of the originals.
+    image_shape : tuple or None, default=None
+        ``(H, W)``, ``(C, H, W)`` or ``(H, W, C)``; inferred for square
+        images when None. Colour errors are shown summed over the channels.
+    row_labels : list of str or None, default=None
+        Label of each row (``from_estimator`` gives the row positions).
+
+    Attributes
+    ----------
+    images_ : ndarray of matplotlib AxesImage, shape (n_images, 3)
+        Input, reconstruction and error map of each row.
+    colorbar_ : matplotlib Colorbar
+        The colour bar of the error maps.
+    ax_ : ndarray of matplotlib Axes, shape (n_images, 3)
+        One axes per image.
+    figure_ : matplotlib Figure
+        Figure holding the axes.
+
+    See Also
+    --------
+    FeatureErrorDisplay : The top features of chosen rows of a table, as bars.
+    ReconstructionDisplay : Originals above reconstructions.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn.datasets import load_digits
+    >>> from skae import AutoEncoder
+    >>> from skae.plotting import ImageErrorDisplay
+    >>> X = load_digits().data / 16
+    >>> ae = AutoEncoder(max_epochs=3, random_state=0).fit(X)
+    >>> display = ImageErrorDisplay.from_estimator(ae, X, rows=[0, 5])
+    >>> display.ax_.shape
+    (2, 3)
+    """
+
+    def __init__(self, originals, reconstructions, errors, *, image_shape=None, row_labels=None):
+        self.originals = originals
+        self.reconstructions = reconstructions
+        self.errors = errors
+        self.image_shape = image_shape
+        self.row_labels = row_labels
+
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator,
+        X,
+        *,
+        rows=None,
+        n_rows=5,
+        image_shape=None,
+        ax=None,
+        cmap="gray",
+        error_cmap="inferno",
+    ):
+        """Show the per-pixel errors of chosen rows of ``X``.
+
+        Parameters
+        ----------
+        estimator : fitted skae autoencoder or AutoEncoderOutlierDetector
+            Its ``feature_errors`` are shown. A detector's are those of the
+            standardised input (what it scores); its reconstruction is shown
+            in the units of ``X``.
+        X : array-like of shape (n_samples, n_features)
+            Images, flat.
+        rows : list of int or None, default=None
+            Positions of the rows to show; None shows the ``n_rows`` rows of
+            largest mean error, largest first.
+        n_rows : int, default=5
+            Number of rows shown when ``rows`` is None.
+        image_shape : tuple or None, default=None
+            Shape of one image; taken from the estimator's ``image_shape`` or
+            inferred when None.
+        ax : matplotlib Axes, array of Axes or None, default=None
+            A single Axes is split into the grid; None makes a new figure.
+        cmap : str, default="gray"
+            Colour map of grey inputs and reconstructions.
+        error_cmap : str, default="inferno"
+            Colour map of the error maps.
+
+        Returns
+        -------
+        display : ImageErrorDisplay
+        """
+        _check_feature_errors(estimator)
+        X = np.asarray(X, dtype=float)
+        if X.ndim != 2:
+            raise ValueError(
+                f"X must hold flat images, shape (n_samples, n_features); got shape {X.shape}."
+            )
+        errors = np.asarray(estimator.feature_errors(X), dtype=float)
+        chosen = _chosen_rows(errors, rows, n_rows)
+        rec = _reconstruction(estimator, X[chosen])
+        model = getattr(estimator, "estimator_", estimator)
+        shape = _resolve_image_shape(X.shape[1], image_shape, model)
+        display = cls(
+            X[chosen],
+            rec,
+            errors[chosen],
+            image_shape=shape,
+            row_labels=[f"row {i}" for i in chosen],
+        )
+        return display.plot(ax=ax, cmap=cmap, error_cmap=error_cmap)
+
+    def plot(self, ax=None, *, cmap="gray", error_cmap="inferno"):
+        """Draw one row of input, reconstruction and error map per sample.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, array of Axes or None, default=None
+            A single Axes is split into the grid; None makes a new figure.
+        cmap : str, default="gray"
+            Colour map of grey inputs and reconstructions.
+        error_cmap : str, default="inferno"
+            Colour map of the error maps.
+
+        Returns
+        -------
+        display : ImageErrorDisplay
+        """
+        originals = np.asarray(self.originals, dtype=float)
+        errors = np.asarray(self.errors, dtype=float)
+        shape = _resolve_image_shape(originals.shape[1], self.image_shape)
+        if errors.shape != originals.shape:
+            raise ValueError(
+                f"errors has shape {errors.shape} but the images {originals.shape}; pass one "
+                "error per pixel of each image."
+            )
+        if not np.all(np.isfinite(errors)):
+            raise ValueError("errors holds NaN or inf; pass finite per-pixel errors.")
+        inputs = _as_images(originals, shape)
+        recs = _as_images(np.asarray(self.reconstructions, dtype=float), shape)
+        maps = _as_images(errors, shape)
+        if maps.ndim == 4:  # colour: one error per pixel, summed over the channels
+            maps = maps.sum(axis=-1)
+        n = len(inputs)
+        fig, axes = _grid_axes(ax, n, 3, (3.0, 1.0 * n + 0.3))
+        shared = _image_kwargs(np.concatenate([inputs, recs]), cmap)
+        vmax = float(maps.max()) or 1.0
+        images = np.empty((n, 3), dtype=object)
+        for i in range(n):
+            for j, (image, kwargs) in enumerate(
+                [
+                    (_prepare_rgb(inputs[i]), shared),
+                    (_prepare_rgb(recs[i]), shared),
+                    (maps[i], {"cmap": error_cmap, "vmin": 0.0, "vmax": vmax}),
+                ]
+            ):
+                a = axes[i, j]
+                a.set_xticks([])
+                a.set_yticks([])
+                images[i, j] = a.imshow(image, **kwargs)
+            if self.row_labels is not None:
+                axes[i, 0].set_ylabel(self.row_labels[i])
+        for j, title in enumerate(["input", "reconstructed", "error"]):
+            axes[0, j].set_title(title, fontsize="small")
+        self.colorbar_ = fig.colorbar(images[0, 2], ax=list(axes[:, 2]), shrink=0.8)
+        self.figure_, self.ax_, self.images_ = fig, axes, images
+        return self
+
+
+class FeatureErrorDisplay:
+    """The features with the largest reconstruction error in chosen rows, as bars.
+
+    One horizontal bar chart per row, its ``n_features`` largest errors
+    (``feature_errors``) from the top down: which columns made the row
+    unusual.
+
+    Parameters
+    ----------
+    errors : array-like or DataFrame of shape (n_rows, n_features)
+        Per-feature errors of the rows to show, such as ``feature_errors``.
+    feature_names : list of str or None, default=None
+        Names of the features; the DataFrame's columns, else ``x0``, ``x1``,
+        ... when None.
+    row_labels : list of str or None, default=None
+        Title of each chart (``from_estimator`` gives the row positions).
+    n_features : int, default=5
+        Number of features shown per row (all of them when there are fewer).
+
+    Attributes
+    ----------
+    top_features_ : list of list of str
+        The features shown for each row, largest error first.
+    bars_ : list of matplotlib BarContainer
+        The bars of each row.
+    ax_ : ndarray of matplotlib Axes, shape (n_rows,)
+        One axes per row.
+    figure_ : matplotlib Figure
+        Figure holding the axes.
+
+    See Also
+    --------
+    ImageErrorDisplay : Per-pixel error maps of images.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from skae.plotting import FeatureErrorDisplay
+    >>> errors = np.array([[0.1, 2.0, 0.3], [1.0, 0.0, 0.5]])
+    >>> display = FeatureErrorDisplay(errors, feature_names=["a", "b", "c"], n_features=2).plot()
+    >>> display.top_features_
+    [['b', 'c'], ['a', 'c']]
+    """
+
+    def __init__(self, errors, *, feature_names=None, row_labels=None, n_features=5):
+        self.errors = errors
+        self.feature_names = feature_names
+        self.row_labels = row_labels
+        self.n_features = n_features
+
+    @classmethod
+    def from_estimator(cls, estimator, X, *, rows=None, n_rows=3, n_features=5, ax=None):
+        """Show the top features by error of chosen rows of ``X``.
+
+        Parameters
+        ----------
+        estimator : fitted skae autoencoder or AutoEncoderOutlierDetector
+            Its ``feature_errors`` are shown (a detector's are those of the
+            standardised input, so columns on different scales compare).
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Samples; a DataFrame's columns name the bars.
+        rows : list of int or None, default=None
+            Positions of the rows to show; None shows the ``n_rows`` rows of
+            largest mean error, largest first.
+        n_rows : int, default=3
+            Number of rows shown when ``rows`` is None.
+        n_features : int, default=5
+            Number of features shown per row.
+        ax : matplotlib Axes, array of Axes or None, default=None
+            A single Axes is split into one chart per row; None makes a new
+            figure.
+
+        Returns
+        -------
+        display : FeatureErrorDisplay
+        """
+        _check_feature_errors(estimator)
+        errors = estimator.feature_errors(X)
+        names = getattr(errors, "columns", None)
+        if names is None:
+            names = getattr(estimator, "feature_names_in_", None)
+        errors = np.asarray(errors, dtype=float)
+        chosen = _chosen_rows(errors, rows, n_rows)
+        display = cls(
+            errors[chosen],
+            feature_names=None if names is None else [str(c) for c in names],
+            row_labels=[f"row {i}" for i in chosen],
+            n_features=n_features,
+        )
+        return display.plot(ax=ax)
+
+    def plot(self, ax=None):
+        """Draw one bar chart per row.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, array of Axes or None, default=None
+            A single Axes is split into one chart per row; None makes a new
+            figure.
+
+        Returns
+        -------
+        display : FeatureErrorDisplay
+        """
+        names = self.feature_names
+        if names is None and hasattr(self.errors, "columns"):
+            names = [str(c) for c in self.errors.columns]
+        errors = np.asarray(self.errors, dtype=float)
+        if errors.ndim == 1:
+            errors = errors[None, :]
+        if errors.ndim != 2 or errors.size == 0:
+            raise ValueError(
+                f"errors must have shape (n_rows, n_features), got {np.shape(self.errors)}."
+            )
+        if not np.all(np.isfinite(errors)):
+            raise ValueError("errors holds NaN or inf; pass finite per-feature errors.")
+        if names is None:
+            names = [f"x{i}" for i in range(errors.shape[1])]
+        if len(names) != errors.shape[1]:
+            raise ValueError(
+                f"feature_names has {len(names)} names for {errors.shape[1]} features."
+            )
+        k = self.n_features
+        if not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"n_features must be a positive int, got {k!r}.")
+        k = min(k, errors.shape[1])
+        n = len(errors)
+        fig, axes = _grid_axes(ax, 1, n, (3.2 * n, 0.35 * k + 1.0))
+        axes = axes[0]
+        self.top_features_, self.bars_ = [], []
+        for i, row in enumerate(errors):
+            top = np.argsort(-row, kind="stable")[:k]
+            labels = [names[j] for j in top]
+            a = axes[i]
+            # largest on top: barh draws its first bar at the bottom
+            self.bars_.append(a.barh(labels[::-1], row[top][::-1]))
+            a.set_xlabel("error")
+            if self.row_labels is not None:
+                a.set_title(self.row_labels[i], fontsize="small")
+            self.top_features_.append(labels)
+        self.figure_, self.ax_ = fig, axes
         return self

@@ -13,8 +13,10 @@ from sklearn.decomposition import PCA
 from sklearn.pipeline import Pipeline, make_pipeline
 from threadpoolctl import threadpool_limits
 
-from skae import AutoEncoder, NoiseAugmenter
+from skae import AutoEncoder, AutoEncoderOutlierDetector, NoiseAugmenter
 from skae.plotting import (
+    FeatureErrorDisplay,
+    ImageErrorDisplay,
     LatentGridDisplay,
     LatentSpaceDisplay,
     LossCurveDisplay,
@@ -268,3 +270,111 @@ def test_each_image_shows_its_own_pixels(n, channels, height, width, seed):
             np.testing.assert_allclose(_shown(image), expected)
     finally:
         plt.close(display.figure_)
+
+
+# ----------------------------------------------------------------------
+# Per-feature error displays
+# ----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def ae8(digits):
+    X, _ = digits
+    return AutoEncoder(n_components=8, max_epochs=3, random_state=0).fit(X[:300])
+
+
+def test_image_error_display_shows_input_reconstruction_and_feature_errors(ae8, digits):
+    X, _ = digits
+    display = ImageErrorDisplay.from_estimator(ae8, X[:50], rows=[3, 0])
+    assert display.ax_.shape == display.images_.shape == (2, 3)
+    errors = ae8.feature_errors(X[[3, 0]])
+    rec = ae8.reconstruct(X[[3, 0]])
+    for i in range(2):
+        np.testing.assert_allclose(_shown(display.images_[i, 0]), X[[3, 0]][i].reshape(8, 8))
+        np.testing.assert_allclose(_shown(display.images_[i, 1]), rec[i].reshape(8, 8), rtol=1e-6)
+        np.testing.assert_allclose(_shown(display.images_[i, 2]), errors[i].reshape(8, 8))
+    # the error maps share one scale from zero to the largest error, with its colour bar
+    assert display.images_[0, 2].get_clim() == display.images_[1, 2].get_clim()
+    assert display.images_[0, 2].get_clim() == pytest.approx((0.0, errors.max()))
+    assert display.colorbar_.mappable is display.images_[0, 2]
+    assert [a.get_ylabel() for a in display.ax_[:, 0]] == ["row 3", "row 0"]
+    assert [a.get_title() for a in display.ax_[0]] == ["input", "reconstructed", "error"]
+
+
+def test_error_displays_default_to_the_rows_of_largest_error(ae8, digits):
+    X, _ = digits
+    X = X[:40].copy()
+    X[7] = 1.0 - X[7]  # an inverted digit reconstructs worst
+    order = np.argsort(-ae8.feature_errors(X).mean(axis=1))
+    assert order[0] == 7
+    display = ImageErrorDisplay.from_estimator(ae8, X, n_rows=3)
+    assert [a.get_ylabel() for a in display.ax_[:, 0]] == [f"row {i}" for i in order[:3]]
+    bars = FeatureErrorDisplay.from_estimator(ae8, X, n_rows=2)
+    assert [a.get_title() for a in bars.ax_] == [f"row {i}" for i in order[:2]]
+
+
+def test_image_error_display_of_a_detector_is_in_the_units_of_x(digits):
+    X, _ = digits
+    detector = AutoEncoderOutlierDetector(
+        AutoEncoder(max_epochs=3, random_state=0), error="squared"
+    ).fit(X[:300])
+    display = ImageErrorDisplay.from_estimator(detector, X[300:320], rows=[0])
+    errors = detector.feature_errors(X[300:301])
+    # the detector's errors: those of the standardised input, whose row mean it scores
+    np.testing.assert_allclose(_shown(display.images_[0, 2]), errors.reshape(8, 8))
+    np.testing.assert_allclose(errors.mean(axis=1), -detector.score_samples(X[300:301]))
+    scaler = detector.scaler_
+    rec = scaler.inverse_transform(detector.estimator_.reconstruct(scaler.transform(X[300:301])))
+    np.testing.assert_allclose(_shown(display.images_[0, 1]), rec.reshape(8, 8), rtol=1e-6)
+
+
+def test_feature_error_display_finds_the_corrupted_columns():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    latent = rng.standard_normal((600, 2))
+    X = latent @ rng.standard_normal((2, 8)) + 0.05 * rng.standard_normal((600, 8))
+    columns = [f"col_{c}" for c in "abcdefgh"]
+    frame = pd.DataFrame(X, columns=columns)
+    detector = AutoEncoderOutlierDetector(
+        AutoEncoder(n_components=2, max_epochs=60, random_state=0), error="squared"
+    ).fit(frame.iloc[:500])
+    test = frame.iloc[500:520].copy()
+    corrupted = {0: ["col_b", "col_f"], 1: ["col_c", "col_h"]}
+    for row, cols in corrupted.items():
+        test.iloc[row, [columns.index(c) for c in cols]] += 6 * X.std(axis=0)[0]
+    display = FeatureErrorDisplay.from_estimator(detector, test, rows=[0, 1], n_features=4)
+    for row, cols in corrupted.items():
+        assert set(display.top_features_[row][:2]) == set(cols)
+    errors = detector.feature_errors(test).to_numpy()
+    # bars: largest on top, lengths equal to the errors
+    widths = [p.get_width() for p in display.bars_[0]]
+    np.testing.assert_allclose(widths[::-1], np.sort(errors[0])[::-1][:4])
+    assert [t.get_text() for t in display.ax_[0].get_yticklabels()][::-1] == (
+        display.top_features_[0]
+    )
+
+
+def test_feature_error_display_from_arrays_and_one_axes():
+    errors = np.array([[0.1, 2.0, 0.3], [1.0, 0.0, 0.5]])
+    display = FeatureErrorDisplay(errors, n_features=5).plot()
+    assert display.top_features_ == [["x1", "x2", "x0"], ["x0", "x2", "x1"]]
+    fig, ax = plt.subplots()
+    display = FeatureErrorDisplay(errors, feature_names=["a", "b", "c"], n_features=1).plot(ax=ax)
+    assert display.figure_ is fig and display.ax_.shape == (2,)
+    assert display.top_features_ == [["b"], ["a"]]
+
+
+def test_error_displays_reject_bad_input(ae8, digits):
+    X, _ = digits
+    with pytest.raises(TypeError, match="no feature_errors method"):
+        FeatureErrorDisplay.from_estimator(PCA(2).fit(X), X)
+    with pytest.raises(ValueError, match="outside the 10 rows"):
+        ImageErrorDisplay.from_estimator(ae8, X[:10], rows=[10])
+    with pytest.raises(ValueError, match="non-empty list of row positions"):
+        FeatureErrorDisplay.from_estimator(ae8, X[:10], rows=[])
+    with pytest.raises(ValueError, match="NaN or inf"):
+        FeatureErrorDisplay(np.array([[np.nan, 1.0]])).plot()
+    with pytest.raises(ValueError, match="2 names for 3 features"):
+        FeatureErrorDisplay(np.ones((1, 3)), feature_names=["a", "b"]).plot()
+    with pytest.raises(ValueError, match="n_features must be a positive int"):
+        FeatureErrorDisplay(np.ones((1, 3)), n_features=0).plot()
+    with pytest.raises(ValueError, match="one error per pixel"):
+        ImageErrorDisplay(X[:2], X[:2], np.ones((2, 3))).plot()
