@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,13 +39,34 @@ def _load_digits():
     return (data.data / 16.0).astype(np.float32), data.target, (8, 8), "bundled digits"
 
 
-def _load_array_file(path: Path):
-    if path.suffix.lower() == ".npy":
-        try:
-            X = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise DataError(f"Cannot read {str(path)!r} as a .npy array: {exc}") from None
-    else:
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def _read_npy(path: Path, what: str = "a .npy array"):
+    with open(path, "rb") as fh:
+        magic = fh.read(len(_NPY_MAGIC))
+    if magic != _NPY_MAGIC:
+        raise DataError(
+            f"{str(path)!r} is not a NumPy .npy file (it does not start with the .npy "
+            "header); write it with numpy.save, or give the data as a numeric .csv."
+        )
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        if "allow_pickle" in str(exc) or "pickled" in str(exc):
+            raise DataError(
+                f"{str(path)!r} holds Python objects (an object array), which skae does not "
+                f"load from a file; save {what} of numbers (or of strings, for labels) with "
+                "numpy.save."
+            ) from None
+        raise DataError(f"Cannot read {str(path)!r} as {what}: {exc}") from None
+    except OSError as exc:
+        raise DataError(f"Cannot read {str(path)!r} as {what}: {exc}") from None
+
+
+def _read_csv(path: Path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
         try:
             X = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
         except ValueError:
@@ -55,8 +77,28 @@ def _load_array_file(path: Path):
                     f"Cannot read {str(path)!r} as a numeric CSV (one sample per row, "
                     f"comma-separated, at most one header row): {exc}"
                 ) from None
+    if X.size == 0:
+        raise DataError(
+            f"{str(path)!r} holds no data rows (it is empty or has a header only); give "
+            "one sample per row, comma-separated numbers."
+        )
+    return X
+
+
+def _load_array_file(path: Path):
+    X = _read_npy(path) if path.suffix.lower() == ".npy" else _read_csv(path)
+    if np.iscomplexobj(X):
+        raise DataError(
+            f"{str(path)!r} holds complex values; the demo needs real numbers. Save the "
+            "real part (X.real) or the magnitude (numpy.abs(X)) instead."
+        )
     if not np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_:
         raise DataError(f"{str(path)!r} holds {X.dtype} values; numeric data are needed.")
+    if X.ndim == 0 or len(X) == 0 or X.size == 0:
+        raise DataError(
+            f"{str(path)!r} holds no samples (an array of shape {X.shape}); the demo needs "
+            "at least 20 rows."
+        )
     image_shape = None
     if X.ndim == 3:  # (n, H, W) grey images
         image_shape = X.shape[1:]
@@ -73,7 +115,81 @@ def _load_array_file(path: Path):
     return X.reshape(len(X), -1), None, image_shape, str(path)
 
 
-def load_data(path, *, memmap=None, progress=False):
+def _load_labels(path, n_samples: int, source: str):
+    """Labels from ``--labels``: a 1-D ``.npy`` array, or a text file of one label per line."""
+    path = Path(path)
+    if not path.is_file():
+        what = "does not exist" if not path.exists() else "is not a file"
+        raise DataError(f"The labels file {str(path)!r} {what}.")
+    if path.suffix.lower() == ".npy":
+        y = _read_npy(path, "an array of labels")
+        if y.ndim == 2 and 1 in y.shape:
+            y = y.reshape(-1)
+        if y.ndim != 1:
+            raise DataError(
+                f"The labels file {str(path)!r} holds an array of shape {y.shape}; give "
+                "one label per sample, a 1-D array."
+            )
+    else:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DataError(f"Cannot read the labels file {str(path)!r}: {exc}") from None
+        lines = [line.strip() for line in text.splitlines()]
+        while lines and not lines[-1]:
+            lines.pop()
+        if any(not line for line in lines):
+            raise DataError(
+                f"The labels file {str(path)!r} has an empty line; give one label per line."
+            )
+        y = np.asarray(lines)
+        try:  # numbers when every label is one
+            y = np.asarray([float(v) for v in lines])
+            if np.all(y == np.round(y)):
+                y = y.astype(np.int64)
+        except (ValueError, OverflowError):
+            pass
+    if np.iscomplexobj(y) or y.dtype.kind not in "biufUS":
+        raise DataError(
+            f"The labels file {str(path)!r} holds {y.dtype} values; give integers or strings."
+        )
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+        raise DataError(f"The labels file {str(path)!r} holds NaN or infinite labels.")
+    if len(y) != n_samples:
+        raise DataError(
+            f"The labels file {str(path)!r} holds {len(y)} labels but {source!r} holds "
+            f"{n_samples} samples; give one label per sample, in the same order."
+        )
+    return y
+
+
+def _unreadable(exc):
+    return DataError(
+        f"Cannot read {exc.file!r} as an image ({exc.reason}). Remove the file, or run "
+        "again with --skip-unreadable to leave unreadable files out."
+    )
+
+
+def _read_folder(read):
+    """Call ``read()`` (a folder reader), turning its errors and skip warnings into DataError / lines."""
+    from .datasets import _UnreadableImage
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        try:
+            result = read()
+        except _UnreadableImage as exc:
+            raise _unreadable(exc) from None
+        except (OSError, ValueError) as exc:
+            raise DataError(str(exc)) from None
+    notes = [str(w.message) for w in caught if str(w.message).startswith("Skipped ")]
+    for w in caught:
+        if not str(w.message).startswith("Skipped "):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return result, notes
+
+
+def load_data(path, *, memmap=None, progress=False, labels=None, skip_unreadable=False):
     """Load the demo's data: the bundled digits when ``path`` is None.
 
     Parameters
@@ -87,6 +203,14 @@ def load_data(path, *, memmap=None, progress=False):
         a time; ``X`` is then that file opened as a memmap, which skae streams.
     progress : bool, default=False
         Show a progress bar while writing ``memmap``.
+    labels : str, path-like or None, default=None
+        For a ``.npy`` or ``.csv`` file: the labels of its samples, in the
+        same order, as a 1-D ``.npy`` array or a text file of one label per
+        line (no header; integers or strings). A folder's labels are its
+        subfolder names.
+    skip_unreadable : bool, default=False
+        For a folder of images: leave out files that cannot be read as
+        images (each is named in ``notes``) instead of stopping.
 
     Returns
     -------
@@ -105,11 +229,25 @@ def load_data(path, *, memmap=None, progress=False):
     DataError
         When the path does not exist or its data cannot be used.
     """
+    X, y, image_shape, source, _ = _load_data(path, memmap, progress, labels, skip_unreadable)
+    return X, y, image_shape, source
+
+
+def _load_data(path, memmap, progress, labels, skip_unreadable):
+    notes = []
     if path is None:
-        return _load_digits()
+        if labels is not None:
+            raise DataError("--labels gives the labels of --data; add --data PATH.")
+        return (*_load_digits(), notes)
     path = Path(path)
     if not path.exists():
         raise DataError(f"{str(path)!r} does not exist.")
+    if labels is not None and path.is_dir():
+        raise DataError(
+            f"The labels of a folder of images are its subfolder names; leave out --labels "
+            f"for {str(path)!r}."
+        )
+    on_error = "skip" if skip_unreadable else "raise"
     if memmap is not None:
         if not path.is_dir():
             raise DataError(
@@ -118,23 +256,25 @@ def load_data(path, *, memmap=None, progress=False):
             )
         from .datasets import images_to_memmap
 
-        try:
-            X, y = images_to_memmap(path, memmap, (28, 28), grey=True, progress=progress)
-        except (OSError, ValueError) as exc:
-            raise DataError(str(exc)) from None
+        (X, y), notes = _read_folder(
+            lambda: images_to_memmap(
+                path, memmap, (28, 28), grey=True, progress=progress, on_error=on_error
+            )
+        )
         if len(X) < 20:
             raise DataError(f"{str(path)!r} holds {len(X)} images; the demo needs at least 20.")
-        return X, y, (28, 28), str(path)
+        return X, y, (28, 28), str(path), notes
     if path.is_dir():
         from .datasets import load_image_folder
 
-        try:
-            X, y = load_image_folder(path, size=(28, 28), grayscale=True, on_error="raise")
-        except (OSError, ValueError) as exc:
-            raise DataError(str(exc)) from None
-        X, y, image_shape, source = X, y, (28, 28), str(path)
+        (X, y), notes = _read_folder(
+            lambda: load_image_folder(path, size=(28, 28), grayscale=True, on_error=on_error)
+        )
+        image_shape, source = (28, 28), str(path)
     elif path.suffix.lower() in (".npy", ".csv"):
         X, y, image_shape, source = _load_array_file(path)
+        if labels is not None:
+            y = _load_labels(labels, len(X), source)
     else:
         raise DataError(
             f"{str(path)!r} is neither a .npy file, a .csv file nor a folder of images."
@@ -149,7 +289,7 @@ def load_data(path, *, memmap=None, progress=False):
     if X.min() < 0 or X.max() > 1:
         lo, span = X.min(axis=0), np.ptp(X, axis=0)
         X = (X - lo) / np.where(span > 0, span, 1.0)
-    return X.astype(np.float32), y, image_shape, source
+    return X.astype(np.float32), y, image_shape, source, notes
 
 
 # Rows of streamed data (``--memmap``) the demo holds in memory: the test
@@ -500,7 +640,18 @@ DEMO_STEPS: list[DemoStep] = [
 ]
 
 
-def run_demo(out, *, data=None, epochs=None, seed=0, progress=True, steps=None, memmap=None):
+def run_demo(
+    out,
+    *,
+    data=None,
+    epochs=None,
+    seed=0,
+    progress=True,
+    steps=None,
+    memmap=None,
+    labels=None,
+    skip_unreadable=False,
+):
     """Run the demo and write its figures and ``metrics.json`` into ``out``.
 
     Parameters
@@ -526,6 +677,12 @@ def run_demo(out, *, data=None, epochs=None, seed=0, progress=True, steps=None, 
         whole; the test split (at most :data:`STREAMED_TEST_ROWS` rows) and
         a training sample (:data:`STREAMED_SAMPLE_ROWS` rows) for the
         baselines are held in memory.
+    labels : str, path-like or None, default=None
+        With ``data`` a ``.npy`` or ``.csv`` file: its labels (see
+        :func:`load_data`), for the steps that need them.
+    skip_unreadable : bool, default=False
+        With ``data`` a folder of images: leave out the files that cannot be
+        read as images; the summary names them.
 
     Returns
     -------
@@ -537,7 +694,7 @@ def run_demo(out, *, data=None, epochs=None, seed=0, progress=True, steps=None, 
     matplotlib.use("Agg")
     from sklearn.model_selection import train_test_split
 
-    X, y, image_shape, source = load_data(data, memmap=memmap, progress=progress)
+    X, y, image_shape, source, notes = _load_data(data, memmap, progress, labels, skip_unreadable)
     streamed = isinstance(X, np.memmap)
     out = Path(out)
     try:
@@ -570,7 +727,7 @@ def run_demo(out, *, data=None, epochs=None, seed=0, progress=True, steps=None, 
         streamed=streamed,
     )
     started, cpu_started = time.perf_counter(), time.process_time()
-    summary, skipped = [], {}
+    summary, skipped = list(notes), {}
     for step in DEMO_STEPS if steps is None else steps:
         if step.needs_images and ctx.image_shape is None:
             skipped[step.name] = "the data are not images"
@@ -647,8 +804,9 @@ def _parser():
         "--data",
         default=None,
         metavar="PATH",
-        help="your data: a .npy array, a numeric .csv, or a folder of images with one "
-        "subfolder per class (default: the bundled digits)",
+        help="your data: a .npy array, a numeric .csv (one sample per row, at most one "
+        "header row), or a folder of images with one subfolder per class, the labels "
+        "(default: the bundled digits); give the labels of a .npy or .csv with --labels",
     )
     demo.add_argument(
         "--memmap",
@@ -659,6 +817,21 @@ def _parser():
         f"written shuffled to FILE_train.npy, and the test split (at most "
         f"{STREAMED_TEST_ROWS:,} images) and a sample of {STREAMED_SAMPLE_ROWS:,} training "
         "images for the baselines are held in memory",
+    )
+    demo.add_argument(
+        "--labels",
+        default=None,
+        metavar="FILE",
+        help="with --data FILE.npy or FILE.csv: the labels of its samples, in the same "
+        "order, as a 1-D .npy array or a text file with one label per line (no header); "
+        "the steps that need labels (the kNN accuracy, the outlier detector) are skipped "
+        "without them. A folder's labels are its subfolder names",
+    )
+    demo.add_argument(
+        "--skip-unreadable",
+        action="store_true",
+        help="with --data FOLDER: leave out files that cannot be read as images (the "
+        "summary names them) instead of stopping",
     )
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
@@ -679,10 +852,14 @@ def main(argv=None):
             seed=args.seed,
             progress=not args.quiet,
             memmap=args.memmap,
+            labels=args.labels,
+            skip_unreadable=args.skip_unreadable,
         )
     except (DataError, OSError) as exc:
-        print(f"skae demo: error: {exc}", file=sys.stderr)
-        return 1
+        # bad input, like a bad option: argparse's exit status
+        message = " ".join(str(exc).split())
+        print(f"skae demo: error: {message}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("skae demo: interrupted", file=sys.stderr)
         return 130

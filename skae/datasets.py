@@ -38,6 +38,15 @@ def _check_size(size):
     return height, width
 
 
+class _UnreadableImage(ValueError):
+    """A file of an image folder that cannot be read as an image (``file``, ``reason``)."""
+
+    def __init__(self, message, file, reason):
+        super().__init__(message)
+        self.file = file
+        self.reason = reason
+
+
 def _image_files(folder: Path) -> list[Path]:
     return sorted(
         p
@@ -132,9 +141,11 @@ def load_image_folder(path, *, size=(32, 32), grayscale=True, on_error="raise"):
                 pixels = np.asarray(image, dtype=np.float32) / 255.0
         except (UnidentifiedImageError, OSError, ValueError) as exc:
             if on_error == "raise":
-                raise ValueError(
+                raise _UnreadableImage(
                     f"Cannot read {str(file)!r} as an image ({exc}). Remove the file, or "
-                    "pass on_error='skip' to leave unreadable files out."
+                    "pass on_error='skip' to leave unreadable files out.",
+                    str(file),
+                    str(exc),
                 ) from exc
             skipped.append(str(file))
             continue
@@ -267,7 +278,9 @@ def load_photo_patches(size=(64, 64), *, grayscale=False, stride=None):
     return np.stack(rows), np.asarray(photo)
 
 
-def images_to_memmap(folder, path, image_shape=(32, 32), *, grey=True, progress=True):
+def images_to_memmap(
+    folder, path, image_shape=(32, 32), *, grey=True, progress=True, on_error="raise"
+):
     """Write a folder of images of any size to a float32 ``.npy`` file, once.
 
     Each image is resized to ``image_shape`` and written as one flat row of
@@ -289,6 +302,11 @@ def images_to_memmap(folder, path, image_shape=(32, 32), *, grey=True, progress=
         channels-first, ``(3, H, W)``).
     progress : bool, default=True
         Show a progress bar (tqdm) while writing.
+    on_error : {"raise", "skip"}, default="raise"
+        What to do with a file that cannot be read as an image: raise a
+        ``ValueError`` naming it, or leave it out with a ``UserWarning`` that
+        lists every skipped file (the file then holds the readable images
+        only, and ``y`` their labels).
 
     Returns
     -------
@@ -318,6 +336,8 @@ def images_to_memmap(folder, path, image_shape=(32, 32), *, grey=True, progress=
     """
     from PIL import Image, UnidentifiedImageError
 
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}.")
     size = _check_size(image_shape)
     if size is None:
         raise ValueError("image_shape must be an int or a (height, width) pair, not None.")
@@ -342,8 +362,9 @@ def images_to_memmap(folder, path, image_shape=(32, 32), *, grey=True, progress=
         from tqdm.auto import tqdm
 
         files = tqdm(entries, desc="images", unit="img")
+    row, kept, skipped = 0, [], []
     try:
-        for row, (_, file) in enumerate(files):
+        for label, file in files:
             try:
                 with Image.open(file) as image:
                     image = image.convert("L" if grey else "RGB")
@@ -351,14 +372,52 @@ def images_to_memmap(folder, path, image_shape=(32, 32), *, grey=True, progress=
                         image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
                     pixels = np.asarray(image, dtype=np.float32) / 255.0
             except (UnidentifiedImageError, OSError, ValueError) as exc:
-                raise ValueError(
-                    f"Cannot read {str(file)!r} as an image ({exc}). Remove the file and run again."
-                ) from exc
+                if on_error == "raise":
+                    raise _UnreadableImage(
+                        f"Cannot read {str(file)!r} as an image ({exc}). Remove the file "
+                        "and run again, or pass on_error='skip' to leave unreadable files "
+                        "out.",
+                        str(file),
+                        str(exc),
+                    ) from exc
+                skipped.append(str(file))
+                continue
             if pixels.ndim == 3:
                 pixels = np.moveaxis(pixels, -1, 0)
             out[row] = pixels.reshape(-1)
+            kept.append(label)
+            row += 1
         out.flush()
+        offset = out.offset
     finally:
         del out
-    y = None if entries[0][0] is None else np.asarray([label for label, _ in entries])
+    if skipped:
+        if not row:
+            raise ValueError(
+                f"None of the {len(entries)} image files in {str(root)!r} is readable."
+            )
+        _shrink_npy(os.fspath(path), offset, (row, shape[1]), row * shape[1] * 4)
+        warnings.warn(
+            f"Skipped {len(skipped)} unreadable file(s): {', '.join(skipped)}",
+            UserWarning,
+            stacklevel=2,
+        )
+    y = None if entries[0][0] is None else np.asarray(kept)
     return np.load(os.fspath(path), mmap_mode="r"), y
+
+
+def _shrink_npy(path, offset, shape, data_bytes):
+    """Rewrite a float32 ``.npy`` header to ``shape`` in place and cut the file after its data.
+
+    The new header is padded with spaces to the old one's length, so the
+    data already written stay where they are.
+    """
+    header = repr({"descr": "<f4", "fortran_order": False, "shape": tuple(shape)})
+    room = offset - 10  # magic (6), version (2), header length (2)
+    if len(header) + 1 > room:  # pragma: no cover - a shorter shape never needs more room
+        raise ValueError(f"Cannot rewrite the header of {path!r}.")
+    with open(path, "r+b") as fh:
+        fh.seek(8)
+        fh.write(np.uint16(room).astype("<u2").tobytes())
+        fh.write((header.ljust(room - 1) + "\n").encode("latin1"))
+        fh.truncate(offset + data_bytes)

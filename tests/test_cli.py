@@ -244,29 +244,176 @@ def test_demo_on_image_folder(tmp_path, capsys):
         (lambda p: p / "missing.npy", "does not exist"),
         (lambda p: p, "No image files"),
         (lambda p: _write(p / "x.txt", b"1,2"), "neither a .npy file"),
-        (lambda p: _write(p / "x.npy", b"garbage"), "Cannot read .* as a .npy array"),
+        (lambda p: _write(p / "x.npy", b"garbage"), "not a NumPy .npy file"),
+        (lambda p: _truncated(p / "cut.npy"), "Cannot read .* as a .npy array"),
         (lambda p: _write(p / "x.csv", b"a,b\n1,zz\n"), "numeric CSV"),
         (lambda p: _save(p / "few.npy", np.zeros((5, 4))), "at least 20"),
         (lambda p: _save(p / "nan.npy", np.full((30, 4), np.nan)), "NaN"),
         (lambda p: _save(p / "5d.npy", np.zeros((30, 2, 2, 2, 2))), "expected"),
+        (lambda p: _write(p / "empty.csv", b""), "holds no data rows"),
+        (lambda p: _write(p / "header.csv", b"a,b,c\n"), "holds no data rows"),
+        (lambda p: _save(p / "none.npy", np.zeros((0, 5))), r"no samples .*\(0, 5\)"),
+        (lambda p: _save(p / "flat0.npy", np.zeros((0,))), "no samples"),
+        (lambda p: _write(p / "text.npy", b"1,2\n3,4\n"), "not a NumPy .npy file"),
+        (lambda p: _save(p / "c.npy", np.ones((30, 4)) * (1 + 2j)), "complex values.*X.real"),
+        (
+            lambda p: _save(p / "obj.npy", np.array([{"a": 1}] * 30, dtype=object)),
+            "holds Python objects",
+        ),
     ],
 )
 def test_bad_data_gives_message_and_exit_status(tmp_path, capsys, make, message):
     data = tmp_path / "in"
     data.mkdir()
     status, stdout, stderr = _run(capsys, "--data", str(make(data)), "--out", str(tmp_path / "o"))
-    assert status == 1
+    assert status == 2  # as argparse exits on a bad option
     assert stderr.startswith("skae demo: error:")
     assert re.search(message, stderr)
+    assert stderr.count("\n") == 1  # one line
     assert "Traceback" not in stderr and stdout == ""
+    # never advice the command line cannot follow
+    for word in ("allow_pickle", "on_error", "reshape"):
+        assert word not in stderr
 
 
 def test_unreadable_image_in_folder(tmp_path, capsys):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "bad.png").write_bytes(b"not a png")
     status, _, stderr = _run(capsys, "--data", str(tmp_path), "--out", str(tmp_path / "o"))
-    assert status == 1
-    assert "bad.png" in stderr
+    assert status == 2
+    assert "bad.png" in stderr and "--skip-unreadable" in stderr
+    assert "on_error" not in stderr and stderr.count("\n") == 1
+
+
+def _image_folder(root, n=12, bad=("a/bad.png",)):
+    rng = np.random.RandomState(0)
+    for label in ("a", "b"):
+        (root / label).mkdir(parents=True)
+        for i in range(n):
+            image = rng.randint(0, 256, (10, 10), dtype=np.uint8)
+            Image.fromarray(image).save(root / label / f"{i}.png")
+    for name in bad:
+        (root / name).write_bytes(b"not a png")
+    return root
+
+
+def _seen_step(seen):
+    def step(ctx):
+        seen.append((ctx.X_train.shape, ctx.y_train, ctx.y_test))
+        return ["seen"]
+
+    return cli.DemoStep("seen", step)
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_skip_unreadable_images(tmp_path, capsys, streamed):
+    folder = _image_folder(tmp_path / "img")
+    seen = []
+    memmap = tmp_path / "X.npy" if streamed else None
+    with pytest.raises(cli.DataError, match="--skip-unreadable"):
+        cli.run_demo(tmp_path / "o", data=folder, memmap=memmap, progress=False, steps=[])
+    summary = cli.run_demo(
+        tmp_path / "o",
+        data=folder,
+        memmap=memmap,
+        progress=False,
+        steps=[_seen_step(seen)],
+        skip_unreadable=True,
+    )
+    assert summary[0].startswith("Skipped 1 unreadable file(s):") and "bad.png" in summary[0]
+    ((shape, y_train, y_test),) = seen
+    assert shape[1] == 784 and len(y_train) + len(y_test) == 24
+    assert sorted(np.concatenate([y_train, y_test]).tolist()) == ["a"] * 12 + ["b"] * 12
+    if streamed:
+        X = np.load(memmap)
+        assert X.shape == (24, 784) and np.isfinite(X).all()
+    args = cli._parser().parse_args(["demo", "--data", str(folder), "--skip-unreadable"])
+    assert args.skip_unreadable is True
+
+
+def test_images_to_memmap_skips_and_shrinks_the_file(tmp_path):
+    from skae.datasets import images_to_memmap, load_image_folder
+
+    folder = _image_folder(tmp_path / "img", n=3, bad=("a/0bad.png", "b/zbad.png"))
+    with pytest.warns(UserWarning, match="Skipped 2 unreadable"):
+        X, y = images_to_memmap(folder, tmp_path / "X.npy", 8, progress=False, on_error="skip")
+    with pytest.warns(UserWarning):
+        X_ref, y_ref = load_image_folder(folder, size=8, on_error="skip")
+    np.testing.assert_array_equal(np.asarray(X), X_ref)
+    np.testing.assert_array_equal(y, y_ref)
+    assert (tmp_path / "X.npy").stat().st_size == X.offset + X_ref.nbytes
+    with pytest.raises(ValueError, match="on_error"):
+        images_to_memmap(folder, tmp_path / "Y.npy", 8, progress=False, on_error="ignore")
+
+
+@pytest.mark.parametrize("kind", ["npy", "txt", "csv_strings"])
+def test_labels_for_npy_and_csv(tmp_path, kind):
+    rng = np.random.RandomState(0)
+    data = _save(tmp_path / "x.npy", rng.uniform(size=(40, 5)))
+    if kind == "npy":
+        labels = _save(tmp_path / "y.npy", np.arange(40) % 3)
+        expected = np.arange(40) % 3
+    elif kind == "txt":
+        labels = _write(tmp_path / "y.txt", "\n".join(str(i % 3) for i in range(40)).encode())
+        expected = np.arange(40) % 3
+    else:
+        data = tmp_path / "x.csv"
+        np.savetxt(data, rng.uniform(size=(40, 5)), delimiter=",", header="a,b,c,d,e")
+        names = np.array(["cat", "dog"])[np.arange(40) % 2]
+        labels = _write(tmp_path / "y.csv", ("\n".join(names) + "\n").encode())
+        expected = names
+    X, y, _, _ = cli.load_data(data, labels=labels)
+    assert X.shape == (40, 5)
+    np.testing.assert_array_equal(y, expected)
+    seen = []
+    cli.run_demo(tmp_path / "o", data=data, labels=labels, steps=[_seen_step(seen)], progress=False)
+    ((_, y_train, y_test),) = seen
+    assert sorted(np.concatenate([y_train, y_test]).tolist()) == sorted(expected.tolist())
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert metrics["data"]["labelled"] is True
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--labels", "{y39}"), "holds 39 labels but .* holds 40 samples"),
+        (("--labels", "{missing}"), "labels file .* does not exist"),
+        (("--labels", "{y2d}"), r"shape \(40, 2\)"),
+        (("--labels", "{ynan}"), "NaN"),
+        (("--labels", "{ytext}"), "not a NumPy .npy file"),
+    ],
+)
+def test_bad_labels(tmp_path, capsys, args, message):
+    data = _save(tmp_path / "x.npy", np.random.RandomState(0).uniform(size=(40, 5)))
+    files = {
+        "y39": _save(tmp_path / "y39.npy", np.arange(39)),
+        "missing": tmp_path / "nope.npy",
+        "y2d": _save(tmp_path / "y2d.npy", np.zeros((40, 2))),
+        "ynan": _save(tmp_path / "ynan.npy", np.full(40, np.nan)),
+        "ytext": _write(tmp_path / "ytext.npy", b"a\nb\n"),
+    }
+    args = [a.format(**files) for a in args]
+    status, stdout, stderr = _run(capsys, "--data", str(data), *args, "--out", str(tmp_path / "o"))
+    assert status == 2 and stdout == ""
+    assert re.search(message, stderr), stderr
+    assert stderr.count("\n") == 1 and "Traceback" not in stderr
+
+
+def test_labels_need_a_file_of_samples(tmp_path, capsys):
+    labels = _save(tmp_path / "y.npy", np.arange(40))
+    status, _, stderr = _run(capsys, "--labels", str(labels))
+    assert status == 2 and "add --data" in stderr
+    folder = _image_folder(tmp_path / "img", bad=())
+    status, _, stderr = _run(capsys, "--data", str(folder), "--labels", str(labels))
+    assert status == 2 and "subfolder names" in stderr
+
+
+def test_help_says_how_labels_are_given(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["demo", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--labels FILE" in text and "one label per line" in text
+    assert "subfolder per class" in text and "--skip-unreadable" in text
 
 
 def test_bad_options_exit_with_usage(capsys):
@@ -287,7 +434,7 @@ def test_python_m_skae_reports_without_traceback(tmp_path):
         env={"PYTHONPATH": str(__import__("pathlib").Path(cli.__file__).parents[1]), "PATH": ""},
         check=False,
     )
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "does not exist" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -297,8 +444,14 @@ def _write(path, content):
     return path
 
 
+def _truncated(path):
+    np.save(path, np.zeros((30, 4)))
+    path.write_bytes(path.read_bytes()[:-16])
+    return path
+
+
 def _save(path, array):
-    np.save(path, array)
+    np.save(path, array, allow_pickle=array.dtype == object)
     return path
 
 
@@ -332,7 +485,7 @@ def test_output_folder_that_is_a_file(tmp_path, capsys):
     target = tmp_path / "taken"
     target.write_text("")
     status, _, stderr = _run(capsys, "--out", str(target))
-    assert status == 1
+    assert status == 2
     assert "Cannot create the output folder" in stderr
 
 
@@ -385,5 +538,5 @@ def test_memmap_needs_a_folder(tmp_path, capsys):
     status, _, stderr = _run(
         capsys, "--data", str(tmp_path / "x.npy"), "--memmap", str(tmp_path / "m.npy")
     )
-    assert status == 1
+    assert status == 2
     assert "is not a folder" in stderr and "Traceback" not in stderr
