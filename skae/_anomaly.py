@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _codec, _engine
 from ._autoencoder import AutoEncoder
 from ._base import (
+    _FLOAT32_MAX,
     SaveMixin,
     _check_float32_range,
     _check_input_values,
@@ -326,9 +327,27 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
 
         def standardize(block):
             flat = self.scaler_.transform(block.reshape(len(block), -1))
+            if np.abs(flat).max(initial=0.0) > _FLOAT32_MAX:
+                self._refuse_standardized(X, flat)
             return flat.reshape(block.shape).astype(block.dtype, copy=False)
 
         return _engine.map_blocks(X, standardize)
+
+    def _refuse_standardized(self, X, flat):
+        """Name the column whose values ``standardize`` scales beyond float32, in the user's range."""
+        column = int(np.argmax(np.abs(flat).max(axis=0)))
+        chunks = [chunk.reshape(len(chunk), -1)[:, column] for (chunk,) in _engine.row_chunks(X)]
+        low = min(float(c.min()) for c in chunks)
+        high = max(float(c.max()) for c in chunks)
+        mean, scale = float(self.scaler_.mean_[column]), float(self.scaler_.scale_[column])
+        raise ValueError(
+            f"X has values in column {column} (range [{low:.3g}, {high:.3g}]) that "
+            f"standardize=True scales by the training data's mean {mean:.3g} and standard "
+            f"deviation {scale:.3g} to magnitudes up to {np.abs(flat[:, column]).max():.3g}, "
+            f"beyond float32 range ({_FLOAT32_MAX:.3g}), which the network computes in. "
+            "The column varies far more than it did in the training data: check the data, "
+            "or fit with standardize=False and scale the data yourself."
+        )
 
     def _score(self, X):
         if self.error == "model":

@@ -454,6 +454,11 @@ class MappedRows:
         return self._extreme(1)
 
 
+def _same_rows(block: np.ndarray) -> np.ndarray:
+    """The rows as :func:`read_rows` gives them: float32 in this machine's byte order."""
+    return block
+
+
 def map_blocks(X, fn: Callable):
     """``fn(X)``, applied whole to an in-memory ``X`` and block by block to a streamed one.
 
@@ -598,6 +603,17 @@ def validate_rows(X, validate: Callable):
             f"Expected 2D array, got a memmap of shape {X.shape}. Save the data as "
             "(n_samples, n_features), or reshape the memmap."
         )
+    if isinstance(X, np.memmap) and X.dtype.kind == "f" and not X.dtype.isnative:
+        if X.dtype.itemsize != 4:
+            raise ValueError(
+                f"The memmap holds float64 values in the other byte order ({X.dtype.str!r}); "
+                "skae streams float64 in this machine's byte order only. Write a copy in "
+                "native order block by block (np.lib.format.open_memmap(path, mode='w+', "
+                f"dtype={X.dtype.newbyteorder('=').str!r}, shape=X.shape), then assign "
+                "slices), or save it as float32."
+            )
+        # float32 in the other byte order: read (and converted) block by block
+        X = MappedRows(X, _same_rows)
     if X.dtype not in (np.float32, np.float64):
         raise ValueError(
             f"A memmap is streamed as it is, so it must hold float32 or float64 values, "

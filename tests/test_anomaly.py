@@ -506,3 +506,19 @@ def test_detector_feature_errors_are_those_of_its_scores(zeros):
         )
     with pytest.raises(TypeError, match="use a skae autoencoder"):
         AutoEncoderOutlierDetector(_FirstColumn()).fit(X_train).feature_errors(held_out)
+
+
+def test_standardized_overflow_quotes_the_users_range():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(100, 4))
+    X[:, 1] *= 1e-20  # a column that barely varies in training
+    detector = AutoEncoderOutlierDetector(AutoEncoder(max_epochs=1, random_state=0)).fit(X)
+    before = detector.score_samples(X)
+    X_new = X.copy()
+    X_new[0, 1] = 1e20  # within float32, but 1e40 once standardised
+    message = (
+        r"column 1 \(range \[.*, 1e\+20\]\).*standard deviation .*e-2.*1.06e\+40.*standardize=False"
+    )
+    with pytest.raises(ValueError, match=message):
+        detector.score_samples(X_new)
+    np.testing.assert_array_equal(detector.score_samples(X), before)

@@ -312,3 +312,17 @@ def test_column_mean_streams_and_matches_numpy(small_blocks, memmap):
     assert max(small_blocks) <= 100
     # the same bits in memory: a streamed fit starts at the same output bias
     assert_array_equal(_engine.column_mean(mm), _engine.column_mean(X))
+
+
+def test_big_endian_float32_memmap_is_streamed_in_native_order(tmp_path, memmap):
+    mm, X = memmap
+    np.save(tmp_path / "big.npy", X.astype(">f4"))
+    big = np.load(tmp_path / "big.npy", mmap_mode="r")
+    assert big.dtype.str == ">f4"
+    ae = AutoEncoder(**FAST).fit(big)
+    reference = AutoEncoder(**FAST).fit(mm)
+    assert_array_equal(ae.transform(big), reference.transform(mm))
+    assert_array_equal(ae.transform(X), reference.transform(X))
+    np.save(tmp_path / "big8.npy", X.astype(">f8"))
+    with pytest.raises(ValueError, match=r"other byte order \('>f8'\).*'<f8'"):
+        AutoEncoder(**FAST).fit(np.load(tmp_path / "big8.npy", mmap_mode="r"))
