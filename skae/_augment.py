@@ -168,6 +168,9 @@ default="gaussian"
             return self._to_frame(noisy, X_checked, X, recipe)
         return NoisyArray(noisy, X_checked, recipe)
 
+    # Its output carries the clean source to the next step (noise.lost_clean_source).
+    _skae_carries_clean_source = True
+
     def _to_frame(self, noisy, clean, X, recipe):
         import pandas as pd
 

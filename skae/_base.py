@@ -42,7 +42,7 @@ from . import _codec, _engine
 from ._diagnostics import collapse_messages, warn
 from ._summary import summarize
 from .modules.losses import ReconstructionLoss, per_sample_error, reconstruction_error
-from .noise import split_noisy
+from .noise import lost_clean_source, split_noisy
 
 __all__ = ["BaseAutoEncoder", "SaveMixin", "sample_errors"]
 
@@ -428,6 +428,23 @@ class BaseAutoEncoder(
         """
         return split_noisy(X)
 
+    def _warn_lost_clean_source(self):
+        """Warn when a Pipeline step between a NoiseAugmenter and this model dropped its clean source."""
+        lost = lost_clean_source(self)
+        if lost is None:
+            return
+        augmenter, between = lost
+        steps = ", ".join(repr(name) for name in between)
+        warn(
+            f"{type(self).__name__} is fitted after the NoiseAugmenter step {augmenter!r}, but "
+            f"the step(s) {steps} between them hand on the noisy data without its clean "
+            "source, so the model learns noisy -> noisy and scores against noisy data. Put "
+            "the NoiseAugmenter directly before the autoencoder, after any scaling: "
+            "Pipeline([('scale', MinMaxScaler()), ('noise', NoiseAugmenter(...)), "
+            "('model', ...)]).",
+            UserWarning,
+        )
+
     def _training_corruption(self):
         """Return a callable corrupting training batches, or ``None``."""
         return None
@@ -551,6 +568,8 @@ class BaseAutoEncoder(
             if continuing:
                 self._check_continued_params()
             X, target, recipe = self._training_data(X)
+            if target is None and recipe is None:
+                self._warn_lost_clean_source()
             X = self._validate_X(X, reset=not continuing)
             if target is not None:
                 target = self._validate_X(target, reset=False)

@@ -44,7 +44,9 @@ class ConvAE(ImageInputMixin, BaseAutoEncoder):
     ``image_shape`` is given, image arrays are accepted as well: ``(n, H,
     W)`` for one channel, ``(n, C, H, W)`` (channels first) and ``(n, H, W,
     C)`` (channels last, as images are usually stored); they are flattened
-    to the canonical layout and outputs are always 2-D.
+    to the canonical layout and outputs are always 2-D. When C, H and W are
+    equal the two layouts cannot be told apart and a 4-D array is refused:
+    flatten it yourself.
 
     Parameters
     ----------

@@ -150,6 +150,13 @@ class ImageInputMixin:
             )
         c, h, w = self._image_shape()
         sample = X.shape[1:]
+        if c == h == w > 1 and sample == (c, h, w):
+            raise ValueError(
+                f"Images of shape {sample} with image_shape={self.image_shape!r} may be "
+                "channels-first (C, H, W) or channels-last (H, W, C): both have this shape. "
+                "Flatten them yourself to say which: X.reshape(len(X), -1) for "
+                "channels-first, np.moveaxis(X, -1, 1).reshape(len(X), -1) for channels-last."
+            )
         if sample == (c, h, w) or (c == 1 and sample == (h, w)):
             return X.reshape(len(X), -1)
         if sample == (h, w, c):

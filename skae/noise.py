@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import copy
 import numbers
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,6 +51,7 @@ __all__ = [
     "check_noise",
     "corrupt",
     "make_generator",
+    "lost_clean_source",
     "split_noisy",
 ]
 
@@ -407,3 +409,50 @@ def split_noisy(X):
         if noisy.shape != X.shape or not np.array_equal(np.asarray(X), noisy.to_numpy()):
             return X, None, None  # values changed since the augmenter: a stale source
     return X, clean, source.recipe
+
+
+# Frames of the caller's stack searched for the Pipeline fitting an estimator.
+_PIPELINE_FRAMES = 40
+
+
+def lost_clean_source(estimator) -> tuple[str, list[str]] | None:
+    """Whether ``estimator`` is being fitted after a NoiseAugmenter whose clean source was lost.
+
+    Only the step directly after a :class:`~skae.NoiseAugmenter` (``None``
+    and ``"passthrough"`` steps aside) receives its clean source: any other
+    transformer returns a plain array of its own. Called from a fit that got
+    no clean source, this looks up the caller's stack for the
+    scikit-learn Pipeline (nested ones included) whose last step is
+    ``estimator`` and returns ``(augmenter step, [steps between])`` when a
+    NoiseAugmenter stands earlier in it, separated from ``estimator`` by
+    other transformers; None otherwise (no Pipeline, no augmenter, or a
+    skae autoencoder between them, which itself consumed the source).
+    Works for clones and under GridSearchCV: the Pipeline in the stack is
+    the one being fitted.
+    """
+    target, seen = estimator, set()
+    frame = sys._getframe(1)
+    for _ in range(_PIPELINE_FRAMES):
+        frame = frame.f_back
+        if frame is None:
+            return None
+        if frame.f_globals.get("__name__") != "sklearn.pipeline":
+            continue
+        owner = frame.f_locals.get("self")
+        steps = getattr(owner, "steps", None)
+        if id(owner) in seen or not isinstance(steps, list) or not steps:
+            continue
+        seen.add(id(owner))
+        if steps[-1][1] is not target:
+            continue
+        between = []
+        for name, step in reversed(steps[:-1]):
+            if step is None or (isinstance(step, str) and step == "passthrough"):
+                continue
+            if getattr(step, "_skae_carries_clean_source", False):
+                return (name, between[::-1]) if between else None
+            if hasattr(step, "_training_data"):  # a skae autoencoder: it took the source
+                return None
+            between.append(name)
+        target = owner  # a nested Pipeline: look for the one around it
+    return None

@@ -162,3 +162,20 @@ def test_same_seed_same_codes():
     a = ConvAE(4, random_state=1, **params).fit(X).transform(X)
     b = ConvAE(4, random_state=1, **params).fit(X).transform(X)
     np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_equal_channels_height_width_is_ambiguous():
+    rng = np.random.RandomState(0)
+    images = rng.uniform(size=(20, 3, 3, 3)).astype(np.float32)
+    ae = ConvAE(image_shape=(3, 3, 3), channels=(4,), max_epochs=1, random_state=0)
+    with pytest.raises(ValueError, match=r"channels-first \(C, H, W\) or channels-last.*moveaxis"):
+        ae.fit(images)
+    assert not hasattr(ae, "net_")
+    flat = images.reshape(20, -1)
+    ae.fit(flat)  # flattened: channels-first, no doubt
+    with pytest.raises(ValueError, match="channels-last"):
+        ae.transform(images)
+    # a 3-channel 4 x 4 image is not ambiguous
+    wide = rng.uniform(size=(20, 4, 4, 3)).astype(np.float32)
+    ConvAE(image_shape=(3, 4, 4), channels=(4,), max_epochs=1, random_state=0).fit(wide)

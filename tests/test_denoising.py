@@ -332,3 +332,53 @@ def test_set_output_pandas(digits):
     pd.testing.assert_frame_equal(split_noisy(part)[1], X.iloc[[5, 2, 9]])
     both = pd.concat([out, pipe["noise"].transform(X)], axis=1)
     assert both.shape == (300, 128)
+
+
+# ----------------------------------------------------------------------------
+# A transformer between the augmenter and the autoencoder
+# ----------------------------------------------------------------------------
+LOST = "noisy -> noisy"
+
+
+def _lost_warnings(record):
+    return [w for w in record if LOST in str(w.message)]
+
+
+@pytest.mark.parametrize("Model", [AutoEncoder, DenoisingAE])
+def test_a_step_between_augmenter_and_model_is_warned_about(digits, Model, recwarn):
+    from sklearn.preprocessing import MinMaxScaler
+
+    X = digits[0][:200]
+    model = Model(4, hidden_layer_sizes=(16,), max_epochs=1, random_state=0)
+    pipe = Pipeline([("noise", gaussian(random_state=0)), ("scale", MinMaxScaler()), ("m", model)])
+    with pytest.warns(UserWarning, match=r"step 'noise', but the step\(s\) 'scale' between") as w:
+        pipe.fit(X)
+    assert any("directly before the autoencoder" in str(x.message) for x in w)
+    # a clone, and every fit of a grid search, is warned about as well
+    with pytest.warns(UserWarning, match=LOST):
+        clone(pipe).fit(X)
+    recwarn.clear()
+    GridSearchCV(pipe, {"m__lr": [1e-3]}, cv=2).fit(X)
+    assert len(_lost_warnings(recwarn)) == 3  # two folds and the refit
+    # nested: the inner Pipeline's last step is the model
+    recwarn.clear()
+    inner = Pipeline([("m", clone(model))])
+    Pipeline([("noise", gaussian(random_state=0)), ("scale", MinMaxScaler()), ("in", inner)]).fit(X)
+    assert len(_lost_warnings(recwarn)) == 1
+
+
+def test_no_warning_where_the_clean_source_arrives(digits, recwarn):
+    from sklearn.preprocessing import MinMaxScaler
+
+    X = digits[0][:200]
+    model = AutoEncoder(4, hidden_layer_sizes=(16,), max_epochs=1, random_state=0)
+    for steps in (
+        [("scale", MinMaxScaler()), ("noise", gaussian(random_state=0)), ("m", model)],
+        [("noise", gaussian(random_state=0)), ("skip", "passthrough"), ("m", model)],
+        [("noise", gaussian(random_state=0)), ("ae", clone(model)), ("m", model)],
+        [("scale", MinMaxScaler()), ("m", model)],
+    ):
+        Pipeline(steps).fit(X)
+    # outside a Pipeline nothing is looked up: noisy data given on purpose
+    AutoEncoder(4, hidden_layer_sizes=(16,), max_epochs=1).fit(gaussian().fit_transform(X) * 1.0)
+    assert _lost_warnings(recwarn) == []
