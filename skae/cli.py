@@ -156,9 +156,10 @@ def _load_labels(path, n_samples: int, source: str):
     if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
         raise DataError(f"The labels file {str(path)!r} holds NaN or infinite labels.")
     if len(y) != n_samples:
+        header = " (a header line? remove it)" if len(y) == n_samples + 1 else ""
         raise DataError(
-            f"The labels file {str(path)!r} holds {len(y)} labels but {source!r} holds "
-            f"{n_samples} samples; give one label per sample, in the same order."
+            f"The labels file {str(path)!r} holds {len(y)} labels{header} but {source!r} "
+            f"holds {n_samples} samples; give one label per sample, in the same order."
         )
     return y
 

@@ -381,6 +381,7 @@ def test_labels_for_npy_and_csv(tmp_path, kind):
         (("--labels", "{y2d}"), r"shape \(40, 2\)"),
         (("--labels", "{ynan}"), "NaN"),
         (("--labels", "{ytext}"), "not a NumPy .npy file"),
+        (("--labels", "{yheader}"), r"holds 41 labels \(a header line\? remove it\)"),
     ],
 )
 def test_bad_labels(tmp_path, capsys, args, message):
@@ -391,6 +392,7 @@ def test_bad_labels(tmp_path, capsys, args, message):
         "y2d": _save(tmp_path / "y2d.npy", np.zeros((40, 2))),
         "ynan": _save(tmp_path / "ynan.npy", np.full(40, np.nan)),
         "ytext": _write(tmp_path / "ytext.npy", b"a\nb\n"),
+        "yheader": _write(tmp_path / "y.csv", "\n".join(["label"] + ["a"] * 40).encode()),
     }
     args = [a.format(**files) for a in args]
     status, stdout, stderr = _run(capsys, "--data", str(data), *args, "--out", str(tmp_path / "o"))
