@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _codec
+from . import _codec, _engine
 from ._base import SaveMixin, _check_input_values, _rollback_on_error
 from .noise import ATTRS_KEY, KINDS, CleanSource, NoiseRecipe, NoisyArray, check_noise
 
@@ -52,9 +52,13 @@ default="gaussian"
     level : float, default=0.2
         Noise strength; a fraction in [0, 1] for "salt_and_pepper" and
         "masking". 0 leaves the data unchanged.
-    clip : tuple (low, high) or None, default=None
-        Range to clip the corrupted data to, e.g. ``(0, 1)`` for images.
-        Either bound may be None.
+    clip : "auto", tuple (low, high) or None, default="auto"
+        Range to clip the corrupted data to, e.g. ``(0, 1)`` for images;
+        either bound may be None. ``"auto"`` clips to ``(0, 1)`` when the
+        data given to ``fit`` lie in [0, 1] (images, intensities), as the
+        denoisers' own noise does, so the same recipe gives the same
+        training noise before a denoiser in a Pipeline as given to it; and
+        does not clip other data. ``None`` never clips.
     random_state : int, RandomState instance or None, default=None
         Seeds the noise. With an int, every call of ``transform`` draws the
         same noise for an input of the same shape, so repeated transforms
@@ -64,6 +68,8 @@ default="gaussian"
 
     Attributes
     ----------
+    clip_ : tuple or None
+        The clipping range used (``clip`` with "auto" resolved at ``fit``).
     n_features_in_ : int
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -94,11 +100,11 @@ default="gaussian"
     _parameter_constraints: dict = {
         "kind": [StrOptions(set(KINDS))],
         "level": [Interval(Real, 0, None, closed="left")],
-        "clip": [tuple, list, None],
+        "clip": [StrOptions({"auto"}), tuple, list, None],
         "random_state": ["random_state"],
     }
 
-    def __init__(self, kind="gaussian", *, level=0.2, clip=None, random_state=None):
+    def __init__(self, kind="gaussian", *, level=0.2, clip="auto", random_state=None):
         self.kind = kind
         self.level = level
         self.clip = clip
@@ -108,10 +114,21 @@ default="gaussian"
         """The checks ``fit`` makes of the parameters, run on a loaded augmenter."""
         self._recipe()
 
-    def _recipe(self) -> NoiseRecipe:
-        """The corruption recipe of the current parameters (validated)."""
-        check_noise(self.kind, self.level, self.clip)
-        return NoiseRecipe(self.kind, float(self.level), self.clip)
+    def _recipe(self, X=None) -> NoiseRecipe:
+        """The corruption recipe of the current parameters (validated).
+
+        ``clip="auto"`` is resolved from ``X`` when given (a denoiser holding
+        this augmenter as its ``noise`` passes its training data), else as
+        ``fit`` resolved it.
+        """
+        clip = self.clip
+        if isinstance(clip, str) and clip == "auto":
+            if X is not None:
+                clip = (0.0, 1.0) if _engine.in_unit_range(X) else None
+            else:
+                clip = getattr(self, "clip_", None)
+        check_noise(self.kind, self.level, clip)
+        return NoiseRecipe(self.kind, float(self.level), None if clip is None else tuple(clip))
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -130,13 +147,13 @@ default="gaussian"
             The fitted transformer.
         """
         with _rollback_on_error(self):
-            self._recipe()
-            _check_input_values(
+            X = _check_input_values(
                 lambda X: validate_data(
                     self, X, reset=True, dtype=[np.float64, np.float32], allow_nd=True
                 ),
                 X,
             )
+            self.clip_ = self._recipe(X).clip
         return self
 
     def transform(self, X):

@@ -56,7 +56,7 @@ class DenoisingMixin:
         as it is (its own ``clip``).
         """
         if isinstance(self.noise, NoiseAugmenter):
-            return self.noise._recipe()
+            return self.noise._recipe(clean)
         # None: the kind at the default strength of every skae noise
         level = NoiseRecipe.level if self.noise_level is None else float(self.noise_level)
         if self.noise in FRACTION_KINDS and level > 1:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.utils import _safe_indexing
 
-from skae import add_noise
+from skae import NoiseAugmenter, add_noise
 from skae.noise import KINDS, NoiseRecipe, NoisyArray, corrupt, split_noisy
 
 SETTINGS = settings(max_examples=25, deadline=None)
@@ -231,3 +231,20 @@ def test_pandas_output_drops_its_clean_source_through_arithmetic_as_numpy_does()
     assert split_noisy(array * 255)[1] is None
     cut = frame.iloc[5:12]  # rows cut from it keep theirs
     np.testing.assert_array_equal(split_noisy(cut)[1].to_numpy(), X[5:12])
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "speckle", "uniform", "salt_and_pepper"])
+def test_augmenter_clips_unit_range_data_by_default(kind):
+    rng = np.random.RandomState(0)
+    images, table = rng.rand(50, 16), rng.normal(size=(50, 16))
+    augmenter = NoiseAugmenter(kind, level=0.5, random_state=0)
+    noisy = augmenter.fit_transform(images)
+    assert augmenter.clip_ == (0.0, 1.0)
+    assert noisy.min() >= 0 and noisy.max() <= 1
+    # the same noise as the denoisers' own recipe draws
+    seed = np.random.RandomState(0).randint(np.iinfo(np.int32).max)  # the augmenter's draw
+    np.testing.assert_array_equal(
+        noisy, NoiseRecipe(kind, 0.5, (0.0, 1.0)).apply(images, random_state=int(seed))
+    )
+    assert augmenter.fit(table).clip_ is None  # other data are not clipped
+    assert NoiseAugmenter(kind, level=0.5, clip=None).fit(images).clip_ is None
