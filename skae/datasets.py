@@ -47,6 +47,30 @@ class _UnreadableImage(ValueError):
         self.reason = reason
 
 
+def _read_image(file, grey: bool, size) -> np.ndarray:
+    """One image file as float32 pixels in [0, 1], ``(C, H, W)`` or ``(H, W)``.
+
+    Resized to ``size=(height, width)`` when given; an unreadable file
+    raises :class:`_UnreadableImage` naming it and the fix.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(file) as image:
+            image = image.convert("L" if grey else "RGB")
+            if size is not None and image.size != (size[1], size[0]):
+                image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+            pixels = np.asarray(image, dtype=np.float32) / 255.0
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise _UnreadableImage(
+            f"Cannot read {str(file)!r} as an image ({exc}). Remove the file, or pass "
+            "on_error='skip' to leave unreadable files out.",
+            str(file),
+            str(exc),
+        ) from exc
+    return np.moveaxis(pixels, -1, 0) if pixels.ndim == 3 else pixels  # (H, W, C) -> (C, H, W)
+
+
 def _image_files(folder: Path) -> list[Path]:
     return sorted(
         p
@@ -108,7 +132,6 @@ def load_image_folder(path, *, size=(32, 32), grayscale=True, on_error="raise"):
     >>> X.shape, y.tolist()
     ((2, 256), ['no', 'yes'])
     """
-    from PIL import Image, UnidentifiedImageError
 
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}.")
@@ -130,27 +153,15 @@ def load_image_folder(path, *, size=(32, 32), grayscale=True, on_error="raise"):
             "or its subfolders."
         )
 
-    mode = "L" if grayscale else "RGB"
     rows, labels, skipped = [], [], []
     for label, file in entries:
         try:
-            with Image.open(file) as image:
-                image = image.convert(mode)
-                if size is not None and image.size != (size[1], size[0]):
-                    image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
-                pixels = np.asarray(image, dtype=np.float32) / 255.0
-        except (UnidentifiedImageError, OSError, ValueError) as exc:
+            pixels = _read_image(file, grayscale, size)
+        except _UnreadableImage:
             if on_error == "raise":
-                raise _UnreadableImage(
-                    f"Cannot read {str(file)!r} as an image ({exc}). Remove the file, or "
-                    "pass on_error='skip' to leave unreadable files out.",
-                    str(file),
-                    str(exc),
-                ) from exc
+                raise
             skipped.append(str(file))
             continue
-        if pixels.ndim == 3:
-            pixels = np.moveaxis(pixels, -1, 0)  # (H, W, C) -> (C, H, W)
         if rows and pixels.shape != rows[0].shape:
             raise ValueError(
                 f"{str(file)!r} has shape {pixels.shape} but {str(entries[0][1])!r} has "
@@ -334,7 +345,6 @@ def images_to_memmap(
     >>> X.shape, X.dtype, y is None
     ((1, 256), dtype('float32'), True)
     """
-    from PIL import Image, UnidentifiedImageError
 
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}.")
@@ -366,24 +376,12 @@ def images_to_memmap(
     try:
         for label, file in files:
             try:
-                with Image.open(file) as image:
-                    image = image.convert("L" if grey else "RGB")
-                    if image.size != (size[1], size[0]):
-                        image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
-                    pixels = np.asarray(image, dtype=np.float32) / 255.0
-            except (UnidentifiedImageError, OSError, ValueError) as exc:
+                pixels = _read_image(file, grey, size)
+            except _UnreadableImage:
                 if on_error == "raise":
-                    raise _UnreadableImage(
-                        f"Cannot read {str(file)!r} as an image ({exc}). Remove the file "
-                        "and run again, or pass on_error='skip' to leave unreadable files "
-                        "out.",
-                        str(file),
-                        str(exc),
-                    ) from exc
+                    raise
                 skipped.append(str(file))
                 continue
-            if pixels.ndim == 3:
-                pixels = np.moveaxis(pixels, -1, 0)
             out[row] = pixels.reshape(-1)
             kept.append(label)
             row += 1
