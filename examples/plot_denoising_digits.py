@@ -81,8 +81,10 @@ show([X_test, noisy, dae.denoise(noisy)], ["clean", "15% dropped", "denoised"])
 # Gaussian noise factors 0.4 and 0.2
 # -----------------------------------
 # Here the corruption is a :class:`~skae.NoiseAugmenter` step in a Pipeline:
-# the autoencoder after it learns noisy -> clean with no extra arguments, and
-# ``pipeline.predict`` corrupts then denoises. The RMSE of each image is
+# the autoencoder after it learns noisy -> clean with no extra arguments. The
+# augmenter corrupts in training only: the fitted ``pipeline.predict`` denoises
+# the noisy images it is given and adds no noise of its own, so the held-out
+# images are corrupted here with :meth:`~skae.NoiseAugmenter.corrupt`. The RMSE of each image is
 # reported for the noisy input and for the denoised output. With the few
 # epochs used here the network removes much of the strong (0.4) noise; the
 # mild (0.2) noise takes more epochs to beat (try ``SKAE_EXAMPLE_EPOCHS=20``).
@@ -96,8 +98,8 @@ for factor in (0.4, 0.2):
     augmenter = NoiseAugmenter("gaussian", level=factor, clip=(0, 1), random_state=1)
     pipe = Pipeline([("noise", augmenter), ("dae", DenoisingAE(**architecture))])
     pipe.fit(X_train)
-    noisy = augmenter.transform(X_test)
-    denoised = pipe.predict(X_test)
+    noisy = augmenter.corrupt(X_test)
+    denoised = pipe.predict(noisy)
     rmse_noisy = rmse_per_image(noisy, X_test)
     rmse_denoised = rmse_per_image(denoised, X_test)
     print(f"noise factor {factor}")

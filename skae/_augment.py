@@ -19,17 +19,27 @@ __all__ = ["NoiseAugmenter"]
 
 
 class NoiseAugmenter(SaveMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
-    """Corrupt data with random noise, remembering the clean source.
+    """Corrupt training data with random noise, remembering the clean source.
 
-    ``transform`` returns the corrupted data. Placed before a skae
-    autoencoder in a :class:`~sklearn.pipeline.Pipeline`, it makes the
-    autoencoder learn noisy -> clean and score its denoising against the
-    clean data, with no extra arguments. To any other estimator (PCA, t-SNE,
-    a classifier) its output is a plain noisy array.
+    An augmentation step: it corrupts in training only, as
+    imbalanced-learn's samplers resample in training only.
+    ``fit_transform`` (what a :class:`~sklearn.pipeline.Pipeline` calls
+    when it is fitted) returns the corrupted data; ``transform`` (what a
+    fitted Pipeline calls in ``predict``, ``transform``, ``score`` and the
+    rest) returns the data unchanged, so a fitted denoising Pipeline
+    applied to real noisy data denoises it and adds nothing. :meth:`corrupt`
+    corrupts on demand, and :func:`~skae.add_noise` is the function form.
 
-    The output is a :class:`~skae.noise.NoisyArray`: an ``ndarray`` whose
-    attribute ``clean`` holds the clean source (sliced in step by indexing,
-    kept by pickling) and ``recipe`` the corruption. With
+    Placed before a skae autoencoder in a Pipeline, it makes the autoencoder
+    learn noisy -> clean with no extra arguments; the autoencoder keeps the
+    recipe (``noise_``), and its ``score`` corrupts the held-out data it is
+    given with it, so :class:`~sklearn.model_selection.GridSearchCV` ranks
+    by denoising quality. To any other estimator (PCA, t-SNE, a classifier)
+    its training output is a plain noisy array.
+
+    The corrupted output is a :class:`~skae.noise.NoisyArray`: an
+    ``ndarray`` whose attribute ``clean`` holds the clean source (sliced in
+    step by indexing, kept by pickling) and ``recipe`` the corruption. With
     ``set_output(transform="pandas")`` it is a DataFrame carrying the same in
     ``DataFrame.attrs``. Other containers (polars) do not carry the clean
     source.
@@ -60,11 +70,10 @@ default="gaussian"
         training noise before a denoiser in a Pipeline as given to it; and
         does not clip other data. ``None`` never clips.
     random_state : int, RandomState instance or None, default=None
-        Seeds the noise. With an int, every call of ``transform`` draws the
-        same noise for an input of the same shape, so repeated transforms
-        are reproducible and every candidate of a grid search is scored on
-        identical corruption. A ``RandomState`` gives new noise at each call;
-        ``None`` gives unpredictable noise.
+        Seeds the noise. With an int, every call of ``fit_transform`` or
+        ``corrupt`` draws the same noise for an input of the same shape, so
+        repeated corruptions are reproducible. A ``RandomState`` gives new
+        noise at each call; ``None`` gives unpredictable noise.
 
     Attributes
     ----------
@@ -82,18 +91,23 @@ default="gaussian"
 
     Notes
     -----
-    A sample's noise depends on its position in the array passed to
-    ``transform``, not on the sample alone.
+    ``fit_transform(X)`` is not ``fit(X).transform(X)``: the first corrupts
+    (training), the second passes ``X`` on (inference), as scikit-learn's
+    ``TargetEncoder`` also distinguishes the two. A sample's noise depends
+    on its position in the array corrupted, not on the sample alone.
 
     Examples
     --------
     >>> import numpy as np
     >>> from skae import NoiseAugmenter
     >>> X = np.full((4, 3), 0.5)
-    >>> noisy = NoiseAugmenter("masking", level=0.5, random_state=0).fit_transform(X)
+    >>> augmenter = NoiseAugmenter("masking", level=0.5, random_state=0)
+    >>> noisy = augmenter.fit_transform(X)
     >>> noisy.shape, bool(np.all((noisy == 0) | (noisy == 0.5)))
     ((4, 3), True)
     >>> noisy.clean is not None
+    True
+    >>> bool(np.array_equal(augmenter.transform(X), X))  # inference: unchanged
     True
     """
 
@@ -156,7 +170,50 @@ default="gaussian"
             self.clip_ = self._recipe(X).clip
         return self
 
+    def fit_transform(self, X, y=None):
+        """Fit, then return a corrupted copy of ``X`` that remembers ``X``.
+
+        What a Pipeline calls when it is fitted: the training data are
+        corrupted, as :meth:`corrupt` does.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Clean training data.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        X_noisy : NoisyArray of shape (n_samples, n_features)
+            The corrupted data, with ``X_noisy.clean`` the validated ``X``.
+            A DataFrame carrying the clean frame in ``attrs`` when pandas
+            output is set.
+        """
+        return self.fit(X, y).corrupt(X)
+
     def transform(self, X):
+        """Return ``X`` unchanged (validated): noise is added in training only.
+
+        A fitted Pipeline calls this in ``predict``, ``transform``,
+        ``score`` and the rest, so real noisy data given to a fitted
+        denoising Pipeline is denoised without further noise. Use
+        :meth:`corrupt` (or ``fit_transform``) to corrupt data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data.
+
+        Returns
+        -------
+        X_out : ndarray of shape (n_samples, n_features)
+            A validated copy of ``X``; a DataFrame when pandas output is set.
+        """
+        check_is_fitted(self)
+        return self._check_X(X)
+
+    def corrupt(self, X):
         """Return a corrupted copy of ``X`` that remembers ``X``.
 
         Parameters
@@ -172,18 +229,21 @@ default="gaussian"
             output is set.
         """
         check_is_fitted(self)
-        X_checked = _check_input_values(
-            lambda X: validate_data(
-                self, X, reset=False, dtype=[np.float64, np.float32], copy=True, allow_nd=True
-            ),
-            X,
-        )
+        X_checked = self._check_X(X)
         recipe = self._recipe()
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         noisy = recipe.apply(X_checked, random_state=int(seed))
         if _get_output_config("transform", self)["dense"] == "pandas":
             return self._to_frame(noisy, X_checked, X, recipe)
         return NoisyArray(noisy, X_checked, recipe)
+
+    def _check_X(self, X):
+        return _check_input_values(
+            lambda X: validate_data(
+                self, X, reset=False, dtype=[np.float64, np.float32], copy=True, allow_nd=True
+            ),
+            X,
+        )
 
     # Its output carries the clean source to the next step (noise.lost_clean_source).
     _skae_carries_clean_source = True

@@ -85,6 +85,12 @@ def sample_errors(X_rec, target, kind: str = "mse") -> np.ndarray:
     return per_sample_error(X_rec, target, kind).numpy()
 
 
+# Seed of the corruption drawn by ``score`` for a model with a recipe: the
+# same for every estimator, so all candidates of a grid search are scored on
+# identical noise.
+SCORE_SEED = 0
+
+
 class FitCall(NamedTuple):
     """What kind of fit call a plan is resolved for (see :meth:`BaseAutoEncoder._plan`)."""
 
@@ -382,7 +388,8 @@ class BaseAutoEncoder(
                 f"[{target.min():.3g}, {target.max():.3g}]. Scale the data "
                 "(e.g. MinMaxScaler) or use loss='mse'."
             )
-        return {"loss_": loss}
+        # the corruption learned from a NoiseAugmenter's data, which score undoes
+        return {"loss_": loss, "noise_": call.recipe}
 
     @abstractmethod
     def _build_module(self, n_features: int, target: np.ndarray | None) -> torch.nn.Module:
@@ -731,14 +738,16 @@ class BaseAutoEncoder(
         )
         return collapse_messages(model_error, mean_error, self.code_mean_, self.code_std_)
 
-    def _judged_input(self, X: np.ndarray) -> np.ndarray:
-        """The input a model is judged on for clean rows ``X``: ``X`` itself.
+    def _judged_input(self, X: np.ndarray, seed: int = SCORE_SEED) -> np.ndarray:
+        """The input a model is judged on for clean rows ``X``.
 
-        A denoiser is judged on ``X`` corrupted by its recipe (see
-        :class:`~skae.DenoisingMixin`), by its ``score`` and by the check
-        for a collapse at the end of ``fit``.
+        ``X`` itself, or for a model trained to undo a corruption (``noise_``:
+        a denoiser, or a model fitted on a NoiseAugmenter's data) ``X``
+        corrupted by it under ``seed``: by ``score`` and by the check for a
+        collapse at the end of ``fit``.
         """
-        return X
+        noise = getattr(self, "noise_", None)
+        return X if noise is None else noise.apply(X, random_state=seed)
 
     def _training_rows(self, n: int, limit: int) -> np.ndarray:
         """Sorted indices of at most ``limit`` of ``n`` training rows, a seeded random subset.
@@ -1143,19 +1152,48 @@ class BaseAutoEncoder(
     def score(self, X, y=None):
         """Negative mean squared reconstruction error (higher is better).
 
+        A model trained to undo a corruption (a denoiser, or any skae
+        autoencoder fitted after a :class:`~skae.NoiseAugmenter`: its
+        ``noise_`` is set) is judged on that task: ``X`` is clean data,
+        corrupted with ``noise_`` under a fixed seed, reconstructed, and
+        compared with ``X``, so :class:`~sklearn.model_selection.GridSearchCV`
+        ranks by denoising quality. Data from
+        :meth:`NoiseAugmenter.corrupt <skae.NoiseAugmenter.corrupt>` is
+        compared with the clean source it carries.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Samples to reconstruct.
+            Samples to reconstruct (clean data, for a model with ``noise_``).
         y : None
             Ignored.
 
         Returns
         -------
         score : float
-            ``score_samples(X).mean()``.
+            ``score_samples(X).mean()``, or the mean denoising error's
+            negative for a model with ``noise_``.
         """
-        return float(np.mean(self.score_samples(X)))
+        check_is_fitted(self)
+        corrupt = self._held_out_corruption(X)
+        if corrupt is None:
+            return float(np.mean(self.score_samples(X)))
+        X = self._validate_X(X, reset=False)
+        return float(-np.mean(self._errors(X, X, corrupt=corrupt)))
+
+    def _held_out_corruption(self, X):
+        """``corrupt(k, block)`` for the clean ``X`` a scoring call judges, or None.
+
+        A model with a corruption recipe (``noise_``) is scored on the
+        task it was trained for: block ``k`` of ``X`` is corrupted under the
+        seed ``SCORE_SEED + k``, so every candidate of a grid search is
+        scored on identical noise, and a block never needs the whole data.
+        None for a model without one, or for data that carries its own
+        corrupted and clean versions.
+        """
+        if getattr(self, "noise_", None) is None or split_noisy(X)[1] is not None:
+            return None
+        return lambda k, block: self._judged_input(block, SCORE_SEED + k)
 
     def summary(self, print_fn=print):
         """Print and return a table of the network's layers, like Keras's ``model.summary()``.

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from numbers import Real
 
-import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
 
 from . import _codec, _engine
 from ._augment import NoiseAugmenter
@@ -16,10 +14,6 @@ from ._docstrings import fill_doc
 from .noise import FRACTION_KINDS, KINDS, NoiseRecipe, split_noisy
 
 __all__ = ["ConvDenoisingAE", "DenoisingAE", "DenoisingMixin"]
-
-# Seed of the corruption drawn by ``score``: the same for every estimator, so
-# that all candidates of a grid search are scored on identical noise.
-SCORE_SEED = 0
 
 
 class DenoisingMixin:
@@ -88,10 +82,6 @@ class DenoisingMixin:
     def _training_corruption(self):
         return self.noise_
 
-    def _judged_input(self, X, seed=SCORE_SEED):
-        # the task it was trained for: X corrupted, under a fixed seed
-        return self.noise_.apply(X, random_state=seed)
-
     def denoise(self, X):
         """Return the denoised (reconstructed) ``X``; no corruption is added.
 
@@ -110,8 +100,9 @@ class DenoisingMixin:
     def predict(self, X):
         """Return the denoised ``X``, as :meth:`denoise`.
 
-        In a Pipeline after a :class:`~skae.NoiseAugmenter`,
-        ``pipeline.predict(X)`` corrupts then denoises ``X``.
+        In a fitted Pipeline after a :class:`~skae.NoiseAugmenter`,
+        ``pipeline.predict(X)`` denoises ``X`` too: the augmenter adds noise
+        in training only.
 
         Parameters
         ----------
@@ -124,36 +115,6 @@ class DenoisingMixin:
             The cleaned data.
         """
         return self.denoise(X)
-
-    def score(self, X, y=None):
-        """Denoising quality: negative mean squared error to the clean data.
-
-        ``X`` is clean data: it is corrupted with the fitted recipe
-        (``noise_``) under a fixed seed, denoised, and compared with ``X``.
-        Data from a :class:`~skae.NoiseAugmenter` (as in a Pipeline) is
-        denoised and compared with the clean source it carries. Higher is
-        better, so ``GridSearchCV`` ranks by denoising quality.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Clean data, or noisy data that carries its clean source.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        score : float
-            Negative mean squared error between the denoised data and the
-            clean data.
-        """
-        check_is_fitted(self)
-        if split_noisy(X)[1] is not None:
-            return super().score(X)
-        X = self._validate_X(X, reset=False)
-        # corrupted block by block (block k under SCORE_SEED + k), never whole
-        errors = self._errors(X, X, corrupt=lambda k, x: self._judged_input(x, SCORE_SEED + k))
-        return float(-np.mean(errors))
 
 
 @fill_doc
@@ -178,8 +139,6 @@ class DenoisingAE(DenoisingMixin, AutoEncoder):
 
     Attributes
     ----------
-    noise_ : NoiseRecipe
-        The corruption used in training and by ``score``.
     output_activation_ : str
         The output activation used (``output_activation`` with "auto" resolved).
     {fitted_attributes}
@@ -306,8 +265,6 @@ class ConvDenoisingAE(DenoisingMixin, ConvAE):
 
     Attributes
     ----------
-    noise_ : NoiseRecipe
-        The corruption used in training and by ``score``.
     image_shape_ : tuple of int
         ``(C, H, W)`` of the images.
     output_activation_ : str

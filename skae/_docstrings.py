@@ -166,6 +166,11 @@ net_ : skorch.NeuralNet
         Number of epochs trained.
     loss_ : str
         The training loss used (``loss`` with "auto" resolved).
+    noise_ : NoiseRecipe or None
+        The corruption the model was trained to undo, with which ``score``
+        corrupts the clean data it judges: a denoiser's recipe, or that of
+        the :class:`~skae.NoiseAugmenter` whose data it was fitted on (in a
+        Pipeline); None otherwise.
     code_mean_ : ndarray of shape (n_components_,)
         Mean of the codes of the training data (of the last ``fit``, or of
         every chunk since the first ``partial_fit``, pooled; a random subset

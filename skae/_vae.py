@@ -362,7 +362,7 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
     # ------------------------------------------------------------------
     # Scoring
     # ------------------------------------------------------------------
-    def _elbo(self, X, target, label=None):
+    def _elbo(self, X, target, label=None, corrupt=None):
         """Per-sample ELBO of ``target`` given the data ``X``.
 
         ``label`` (CVAE) is the class index the decoder is conditioned on:
@@ -370,7 +370,8 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
         columns are appended to each block of ``X`` as it is read, never to
         the whole data. The ELBO is computed in float64 outside autocast
         (float32 on MPS, which has no float64), so finite inputs give finite
-        scores.
+        scores. ``corrupt(index, block)``, when given, turns each block of
+        ``X`` into what the network sees (see :meth:`_held_out_corruption`).
         """
         elbo = self._elbo_post(target.shape[1])
         arrays = [X] if target is X else [X, target]
@@ -380,6 +381,8 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
 
         def prepare(index, x, *rest):
             t = rest[0] if target is not X else x
+            if corrupt is not None:
+                x = corrupt(index, x)
             if label is not None:
                 x = np.hstack([x, self._one_hot_index(rest[-1] if aligned else label, len(x))])
             return x, t
@@ -438,9 +441,16 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
         Returns
         -------
         score : float
-            ``score_samples(X).mean()``.
+            ``score_samples(X).mean()``; for a model fitted after a
+            :class:`~skae.NoiseAugmenter` (``noise_`` set), the mean ELBO of
+            ``X`` given ``X`` corrupted by ``noise_`` under a fixed seed.
         """
-        return float(np.mean(self.score_samples(X)))
+        check_is_fitted(self)
+        corrupt = self._held_out_corruption(X)
+        if corrupt is None:
+            return float(np.mean(self.score_samples(X)))
+        X = self._validate_X(X, reset=False)
+        return float(np.mean(self._elbo(X, X, corrupt=corrupt)))
 
     def sample(self, n_samples=1, *, random_state=None):
         """Generate samples by decoding draws from the prior ``N(0, I)``.
@@ -800,9 +810,11 @@ class CVAE(VAE):
     # ------------------------------------------------------------------
     # Scoring and reconstruction, with or without labels
     # ------------------------------------------------------------------
-    def _class_elbos(self, X, target):
+    def _class_elbos(self, X, target, corrupt=None):
         """ELBO of every sample under every class: shape (n_samples, n_classes)."""
-        return np.column_stack([self._elbo(X, target, k) for k in range(len(self.classes_))])
+        return np.column_stack(
+            [self._elbo(X, target, k, corrupt) for k in range(len(self.classes_))]
+        )
 
     def _errors(self, inputs, target, kind="mse", corrupt=None, per_feature=False):
         # decoded under the class each sample is most likely in, as reconstruct
@@ -813,7 +825,9 @@ class CVAE(VAE):
             *((inputs, labels) if target is inputs else (inputs, target, labels)),
             post=_error_post(kind, per_feature),
             prepare=lambda k, x, *rest: (
-                np.hstack([x, self._one_hot_index(rest[-1], len(x))]),
+                np.hstack(
+                    [x if corrupt is None else corrupt(k, x), self._one_hot_index(rest[-1], len(x))]
+                ),
                 rest[0] if target is not inputs else x,
             ),
         )
@@ -845,9 +859,13 @@ class CVAE(VAE):
         """
         check_is_fitted(self)
         X, target = self._score_data(X)
+        return self._label_scores(X, target, y)
+
+    def _label_scores(self, X, target, y, corrupt=None):
+        """Per-sample ELBO of ``target`` given ``X``, under labels ``y`` or marginalised."""
         if y is not None:
-            return self._elbo(X, target, self._label_index(self._labels(y, len(X))))
-        joint = self._class_elbos(X, target) + np.log(self.class_prior_)
+            return self._elbo(X, target, self._label_index(self._labels(y, len(X))), corrupt)
+        joint = self._class_elbos(X, target, corrupt) + np.log(self.class_prior_)
         top = joint.max(axis=1)
         return top + np.log(np.exp(joint - top[:, None]).sum(axis=1))
 
@@ -864,9 +882,16 @@ class CVAE(VAE):
         Returns
         -------
         score : float
-            ``score_samples(X, y).mean()``.
+            ``score_samples(X, y).mean()``; for a model fitted after a
+            :class:`~skae.NoiseAugmenter` (``noise_`` set), the mean ELBO of
+            ``X`` given ``X`` corrupted by ``noise_`` under a fixed seed.
         """
-        return float(np.mean(self.score_samples(X, y)))
+        check_is_fitted(self)
+        corrupt = self._held_out_corruption(X)
+        if corrupt is None:
+            return float(np.mean(self.score_samples(X, y)))
+        X = self._validate_X(X, reset=False)
+        return float(np.mean(self._label_scores(X, X, y, corrupt)))
 
     def reconstruct(self, X, y=None):
         """Encode then decode ``X`` under class ``y``.

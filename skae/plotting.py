@@ -370,8 +370,15 @@ class ReconstructionDisplay:
         elif hasattr(final, "reconstruct") and not hasattr(estimator, "inverse_transform"):
             # A Pipeline that cannot be inverted, such as one that corrupts
             # its input with a NoiseAugmenter: run the steps before the
-            # autoencoder, show their noisy output, reconstruct it.
-            model_inputs, clean, _ = split_noisy(estimator[:-1].transform(inputs))
+            # autoencoder, an augmenter corrupting as in training, show
+            # their noisy output, reconstruct it.
+            model_inputs = inputs
+            for _, step in estimator.steps[:-1]:
+                if step is None or (isinstance(step, str) and step == "passthrough"):
+                    continue
+                augmenter = getattr(step, "_skae_carries_clean_source", False)
+                model_inputs = (step.corrupt if augmenter else step.transform)(model_inputs)
+            model_inputs, clean, _ = split_noisy(model_inputs)
             if clean is not None:
                 if X_noisy is not None:
                     raise ValueError(

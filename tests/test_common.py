@@ -56,14 +56,13 @@ CHECK_PARAMS = {
 # Checks that an estimator is known to fail, with the reason.
 EXPECTED_FAILED_CHECKS = {
     "NoiseAugmenter": {
-        "check_methods_subset_invariance": (
-            "transform draws noise for the whole array at once: a sample's noise "
-            "depends on its position in the batch, not on the sample alone."
-        ),
-        "check_methods_sample_order_invariance": (
-            "transform draws noise for the whole array at once: permuting the "
-            "samples permutes the data but not the noise."
-        ),
+        check: (
+            "fit_transform corrupts the training data and transform passes data on "
+            "unchanged (noise in training only, as imbalanced-learn's samplers "
+            "resample in training only), so the two differ by design, as sklearn's "
+            "TargetEncoder's fit_transform and transform do."
+        )
+        for check in ("check_transformer_general", "check_transformer_data_not_an_array")
     },
 }
 

@@ -14,8 +14,9 @@ from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from skae import AutoEncoder, DenoisingAE, NoiseAugmenter, add_noise
-from skae._denoising import SCORE_SEED
+import skae
+from skae import CVAE, VAE, AutoEncoder, DenoisingAE, NoiseAugmenter, add_noise
+from skae._base import SCORE_SEED
 from skae._engine import HoldOutSplit, TensorPair, seeded
 from skae.noise import NoiseRecipe, NoisyArray, split_noisy
 
@@ -54,10 +55,10 @@ def test_augmenter_keeps_image_arrays(digits):
 def test_augmenter_seeding_across_calls(digits):
     X = digits[0][:50]
     fixed = gaussian(random_state=0).fit(X)
-    np.testing.assert_array_equal(fixed.transform(X), fixed.transform(X))
-    np.testing.assert_array_equal(fixed.transform(X), gaussian(random_state=0).fit_transform(X))
+    np.testing.assert_array_equal(fixed.corrupt(X), fixed.corrupt(X))
+    np.testing.assert_array_equal(fixed.corrupt(X), gaussian(random_state=0).fit_transform(X))
     stream = gaussian(random_state=np.random.RandomState(0)).fit(X)
-    assert not np.array_equal(stream.transform(X), stream.transform(X))
+    assert not np.array_equal(stream.corrupt(X), stream.corrupt(X))
 
 
 @pytest.mark.parametrize(
@@ -253,11 +254,21 @@ def test_any_autoencoder_learns_noisy_to_clean_in_a_pipeline(digits_split):
     assert (
         psnr(pipe["ae"].reconstruct(noisy), X_test) > psnr(naive.reconstruct(noisy), X_test) + 0.6
     )
-    # scores are measured against the clean source
-    noisy_test = augmenter.transform(X_test)
+    # it keeps the recipe it learned to undo
+    assert pipe["ae"].noise_ == NoiseRecipe("gaussian", 0.4, (0, 1))
+    assert AutoEncoder(64, **params).fit(X_train).noise_ is None
+    # corrupted data is scored against the clean source it carries
+    noisy_test = augmenter.corrupt(X_test)
     expected = -np.mean(np.square(pipe["ae"].reconstruct(noisy_test) - X_test), axis=1)
     np.testing.assert_allclose(pipe["ae"].score_samples(noisy_test), expected, rtol=1e-6)
-    assert pipe.score(X_test) == pytest.approx(expected.mean(), rel=1e-6)
+    assert pipe["ae"].score(noisy_test) == pytest.approx(expected.mean(), rel=1e-6)
+    # the fitted pipeline's score corrupts clean held-out data with that recipe
+    judged = add_noise(X_test, "gaussian", 0.4, clip=(0, 1), random_state=SCORE_SEED)
+    denoised = pipe["ae"].reconstruct(judged)
+    assert pipe.score(X_test) == pytest.approx(-np.mean(np.square(denoised - X_test)), rel=1e-6)
+    # ... and its inference adds no noise: predict-like calls see X as given
+    np.testing.assert_array_equal(pipe.transform(noisy), pipe["ae"].transform(noisy))
+    np.testing.assert_array_equal(pipe.score_samples(noisy), pipe["ae"].score_samples(noisy))
 
 
 @pytest.mark.slow
@@ -267,9 +278,11 @@ def test_grid_search_ranks_by_denoising_quality(digits):
     pipe = Pipeline([("noise", gaussian(random_state=0)), ("dae", dae)])
     search = GridSearchCV(pipe, {"dae__n_components": [1, 24]}, cv=3).fit(X)
     assert search.best_params_ == {"dae__n_components": 24}
-    # the pipeline's score compares the denoised noisy data with the clean data
+    # the pipeline's score corrupts the clean data with the learned recipe,
+    # then compares the denoised data with the clean data
     best = search.best_estimator_
-    expected = -np.mean(np.square(best.predict(X) - X))
+    judged = add_noise(X, "gaussian", 0.4, clip=(0, 1), random_state=SCORE_SEED)
+    expected = -np.mean(np.square(best.predict(judged) - X))
     assert best.score(X) == pytest.approx(expected, rel=1e-6)
     scores = search.cv_results_["mean_test_score"]
     # measured: -0.0726 for 1 component, -0.0564 for 24
@@ -308,6 +321,43 @@ def test_pipeline_survives_clone_and_pickle(digits):
     assert cloned.noise is not dae.noise and cloned.get_params()["noise__level"] == 0.3
 
 
+def test_a_fitted_denoising_pipeline_adds_no_noise_at_inference(digits, tmp_path):
+    # The augmenter corrupts in training only: a saved denoising pipeline
+    # given real noisy data denoises it, as the denoiser alone does.
+    X = digits[0][:300]
+    pipe = Pipeline([("noise", gaussian(random_state=0)), ("dae", DenoisingAE(4, **FAST))])
+    pipe.fit(X)
+    noisy = add_noise(X[:50], "gaussian", 0.4, clip=(0, 1), random_state=7)
+    dae = pipe["dae"]
+    np.testing.assert_array_equal(pipe.predict(noisy), dae.denoise(noisy))
+    np.testing.assert_array_equal(pipe.transform(noisy), dae.transform(noisy))
+    np.testing.assert_array_equal(pipe.score_samples(noisy), dae.score_samples(noisy))
+    assert pipe.score(X) == dae.score(X)  # clean data, corrupted by the learned recipe
+    skae.save(pipe, tmp_path / "pipe.skae")
+    loaded = skae.load(tmp_path / "pipe.skae")
+    np.testing.assert_array_equal(loaded.predict(noisy), dae.denoise(noisy))
+    # the augmenter itself: transform passes through, corrupt and fit_transform corrupt
+    augmenter = pipe["noise"]
+    np.testing.assert_array_equal(augmenter.transform(noisy), noisy)
+    assert type(augmenter.transform(noisy)) is np.ndarray
+    np.testing.assert_array_equal(augmenter.corrupt(X), clone(augmenter).fit_transform(X))
+
+
+# a short fit: only the scoring path is under test
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("Model", [VAE, CVAE])
+def test_a_vae_after_an_augmenter_is_scored_on_denoising(digits, Model):
+    X, y = digits[0][:300], digits[1][:300]
+    params = {"n_components": 4, "hidden_layer_sizes": (32,), "max_epochs": 5, "random_state": 0}
+    pipe = Pipeline([("noise", gaussian(random_state=0)), ("vae", Model(**params))]).fit(X, y)
+    vae = pipe["vae"]
+    assert vae.noise_ == NoiseRecipe("gaussian", 0.4, (0, 1))
+    judged = add_noise(X, "gaussian", 0.4, clip=(0, 1), random_state=SCORE_SEED)
+    carried = NoisyArray(judged, X, vae.noise_)  # the same corruption, carried
+    assert pipe.score(X) == pytest.approx(vae.score(carried), rel=1e-9)
+    assert pipe.score(X) != np.mean(vae.score_samples(X))  # not the clean data's ELBO
+
+
 def test_cv_splitting_a_noisy_array_slices_the_clean_source(digits):
     X = digits[0][:240]
     noisy = gaussian(random_state=0).fit_transform(X)
@@ -325,8 +375,10 @@ def test_set_output_pandas(digits):
     steps = [("noise", gaussian(random_state=0)), ("dae", DenoisingAE(4, **FAST))]
     pipe = Pipeline(steps).set_output(transform="pandas").fit(X)
     plain = clone(Pipeline(steps)).fit(X.to_numpy())
-    out = pipe["noise"].transform(X)
+    out = pipe["noise"].corrupt(X)
     assert isinstance(out, pd.DataFrame) and list(out.columns) == list(X.columns)
+    passed = pipe["noise"].transform(X)  # inference: unchanged, as a frame
+    pd.testing.assert_frame_equal(passed, X)
     _, clean, recipe = split_noisy(out)
     pd.testing.assert_frame_equal(clean, X)
     assert recipe == NoiseRecipe("gaussian", 0.4, (0, 1))
@@ -338,7 +390,7 @@ def test_set_output_pandas(digits):
     # a frame cut from the output finds its clean rows by index
     part = out.iloc[[5, 2, 9]]
     pd.testing.assert_frame_equal(split_noisy(part)[1], X.iloc[[5, 2, 9]])
-    both = pd.concat([out, pipe["noise"].transform(X)], axis=1)
+    both = pd.concat([out, pipe["noise"].corrupt(X)], axis=1)
     assert both.shape == (300, 128)
 
 

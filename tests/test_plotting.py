@@ -103,7 +103,7 @@ def test_reconstruction_of_a_noise_pipeline(digits):
     pipe.fit(X[:200])
     display = ReconstructionDisplay.from_estimator(pipe, X, n_images=4)
     assert display.ax_.shape == (3, 4)
-    noisy = np.asarray(augmenter.transform(X[:4]))
+    noisy = np.asarray(augmenter.corrupt(X[:4]))
     assert not np.allclose(noisy, X[:4])
     denoised = pipe["ae"].reconstruct(noisy)
     for j in range(4):
