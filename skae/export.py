@@ -12,6 +12,7 @@ optional extra ``skae[onnx]``).
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 import logging
 import re
@@ -315,9 +316,22 @@ def _graph(estimator, X, methods):
     return graph, inputs
 
 
+def _require_exporter():
+    """Refuse, saying what to install, a torch whose ONNX exporter lacks what export uses."""
+    parameters = inspect.signature(torch.onnx.export).parameters
+    if not {"dynamo", "dynamic_shapes"} <= parameters.keys():
+        raise ImportError(
+            f"Exporting to ONNX needs torch's dynamo exporter (torch.onnx.export with "
+            f"dynamo=True and dynamic_shapes, torch 2.5 or newer); this is torch "
+            f"{torch.__version__}. Upgrade torch to use skae.to_onnx; the rest of skae "
+            "works with it."
+        )
+
+
 def _export(estimator, X, methods):
     """The ONNX model of a skae estimator, through torch's exporter."""
     _require("onnx", "onnxscript")
+    _require_exporter()
     graph, inputs = _graph(estimator, X, methods)
     batch = torch.export.Dim("batch")
     was_training = graph.network.training
