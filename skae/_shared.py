@@ -72,9 +72,7 @@ def dense_layers(estimator) -> dict:
         "code_activation": estimator.code_activation,
         "dropout": estimator.dropout,
         "input_dropout": estimator.input_dropout,
-        "normalization": resolve_normalization(
-            estimator.normalization, estimator.code_activation
-        ),
+        "normalization": resolve_normalization(estimator.normalization, estimator.code_activation),
     }
 
 
