@@ -347,7 +347,9 @@ default="from_dtype"
             dtypes = list(X.dtypes)
             columns = [X.iloc[:, j].to_numpy(dtype=object) for j in range(X.shape[1])]
             names = [str(c) for c in X.columns]
-            numeric = X.iloc[:, np.flatnonzero(~mask)]
+            numeric = X.iloc[:, np.flatnonzero(~mask)].to_numpy()
+            if numeric.dtype == object:  # pandas' NA as NaN, which the checks name
+                numeric[_missing(numeric)] = np.nan
         else:
             _check_feature_names(self, X, reset=reset)
             X = check_array(
@@ -528,8 +530,11 @@ default="from_dtype"
             or _get_output_config("transform", self)["dense"] == "pandas"
         )
 
-    def _decode(self, out: np.ndarray):
-        """The table of the network outputs ``out``: numbers rescaled, categories by argmax."""
+    def _decode(self, out: np.ndarray, index=None):
+        """The table of the network outputs ``out``: numbers rescaled, categories by argmax.
+
+        A DataFrame takes ``index`` (that of the rows or codes decoded), when given.
+        """
         n_numeric = len(self.numeric_mean_)
         numeric = out[:, :n_numeric] * self.numeric_scale_ + self.numeric_mean_
         kinds = self.categorical_features_
@@ -556,7 +561,7 @@ default="from_dtype"
             data[name] = pd.Series(
                 self._as_dtype(values, kind, _restore_dtype(dtype)), dtype=None, copy=False
             )
-        return pd.DataFrame(data)
+        return pd.DataFrame(data).set_axis(index) if index is not None else pd.DataFrame(data)
 
     @staticmethod
     def _as_dtype(values, categorical, dtype):
@@ -590,10 +595,11 @@ default="from_dtype"
             their most likely category. A DataFrame with the training
             columns and dtypes (integer columns rounded, ``category``
             columns with their categories) when fitted on one, or under
-            ``set_output(transform="pandas")``; otherwise an array, of
-            object dtype when there are categorical columns.
+            ``set_output(transform="pandas")`` (with the index of codes
+            given as a DataFrame); otherwise an array, of object dtype when
+            there are categorical columns.
         """
-        return self._decode(super().inverse_transform(X))
+        return self._decode(super().inverse_transform(X), getattr(X, "index", None))
 
     def reconstruct(self, X):
         """Encode then decode ``X``: ``inverse_transform(transform(X))``.
@@ -606,10 +612,13 @@ default="from_dtype"
         Returns
         -------
         X_rec : DataFrame or ndarray of shape (n_samples, n_features_in_)
-            As :meth:`inverse_transform` returns them.
+            As :meth:`inverse_transform` returns them; a DataFrame keeps the
+            index of ``X``.
         """
         check_is_fitted(self)
-        return self._decode(self._reconstruct(self._validate_X(X, reset=False)))
+        return self._decode(
+            self._reconstruct(self._validate_X(X, reset=False)), getattr(X, "index", None)
+        )
 
     def sample(self, n_samples=1, *, random_state=None):
         """Generate rows by decoding codes drawn from the training codes' Gaussian.
