@@ -248,10 +248,24 @@ def test_defaults_beat_the_baselines_on_penguins():
     pytest.importorskip("palmerpenguins")
     from benchmarks.bench_tabular import evaluate, load_penguins
 
+    # measured over seeds 0-4: accuracy 0.995-1.000 (mode 0.43-0.51), numeric MSE
+    # 0.023-0.038 (mean 0.89-1.07, PCA 0.039-0.047, ratio to PCA at most 0.81),
+    # ROC-AUC 0.992-0.998 swapped species and 0.973-0.996 shifted numbers
+    # (IsolationForest at most 0.952 and 0.852)
     for seed in (0, 1, 2):
         result = evaluate(load_penguins(), seed)
-        assert result["cat_accuracy"] >= result["cat_accuracy_mode"] + 0.35
-        assert result["num_mse"] <= 0.5 * result["num_mse_mean"]
-        assert result["num_mse"] <= result["num_mse_pca"]
-        assert result["auc_species"] >= 0.9
-        assert result["auc_shift"] >= 0.9
+        assert result["cat_accuracy"] >= result["cat_accuracy_mode"] + 0.4
+        assert result["cat_accuracy"] >= result["cat_accuracy_pca"] + 0.03
+        assert result["num_mse"] <= 0.2 * result["num_mse_mean"]
+        assert result["num_mse"] <= 0.9 * result["num_mse_pca"]
+        assert result["auc_species"] >= max(0.95, result["auc_species_iforest"] + 0.03)
+        assert result["auc_shift"] >= max(0.95, result["auc_shift_iforest"] + 0.1)
+
+
+def test_docstring_example_runs():
+    import doctest
+
+    import skae._tabular
+
+    failures, tried = doctest.testmod(skae._tabular)[:2]
+    assert tried and not failures
