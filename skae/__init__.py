@@ -15,6 +15,7 @@ from ._distributed import DataParallel
 from ._sequence import SeqAE
 from ._sparse import SparseAE
 from ._summary import ModelSummary
+from ._tabular import TabularAE
 from ._vae import CVAE, VAE
 from ._version import __version__
 from .export import to_onnx
@@ -44,6 +45,7 @@ __all__ = [
     "NoiseAugmenter",
     "SeqAE",
     "SparseAE",
+    "TabularAE",
     "__version__",
     "add_attribute_vector",
     "add_noise",

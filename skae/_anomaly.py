@@ -7,10 +7,16 @@ from numbers import Real
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, OutlierMixin, _fit_context, clone
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils import check_random_state
+from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_feature_names,
+    _check_n_features,
+    _num_samples,
+    check_is_fitted,
+    validate_data,
+)
 
 from . import _codec, _engine
 from ._autoencoder import AutoEncoder
@@ -24,6 +30,16 @@ from ._base import (
 )
 
 __all__ = ["AutoEncoderOutlierDetector"]
+
+
+def _prepares_own_input(estimator) -> bool:
+    """Whether ``estimator`` takes the detector's data as given (a table, see ``standardize``).
+
+    The one place the detector asks: such an estimator (:class:`~skae.TabularAE`)
+    validates, scales and encodes its own columns, so the detector neither
+    converts the data to numbers nor standardises them.
+    """
+    return bool(getattr(estimator, "_prepares_own_input", False))
 
 
 def _rows(y, rows):
@@ -118,7 +134,10 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
         does vary (on the bundled digits it raised the ROC-AUC of the hardest
         digit, 1, from 0.83 to 0.96). Features constant in the training data
         are only centred. N-D inputs (sequences, images) are standardised per
-        position.
+        position. An estimator that prepares its own input,
+        :class:`~skae.TabularAE`, which standardises its numeric columns and
+        encodes its categorical ones, is handed the data as given (a
+        DataFrame stays one), and ``standardize`` does not apply.
     random_state : int, RandomState instance or None, default=None
         Seeds the autoencoder, for reproducible scores. It is passed to the
         default ``AutoEncoder``, and to a given ``estimator`` that has a
@@ -249,29 +268,30 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
         return self.fit(X, y).predict(X)
 
     def _fit(self, X, y):
-        X = self._validate_X(X, reset=True)
         if self.estimator is None:
             estimator = AutoEncoder(random_state=self.random_state)
         else:
             estimator = clone(self.estimator)
             if self.random_state is not None and "random_state" in estimator.get_params():
                 estimator.set_params(random_state=self.random_state)
+        X = self._validate_X(X, reset=True, estimator=estimator)
         if self.error != "model" and not hasattr(estimator, "reconstruct"):
             raise ValueError(
                 f"error={self.error!r} compares samples with their reconstruction, but "
                 f"{type(estimator).__name__} has no reconstruct method; use error='model' "
                 "to score with its score_samples, or a skae autoencoder."
             )
-        train, calibration = self._calibration_split(len(X))
-        if self.standardize:
-            self.scaler_ = self._fit_scaler(_engine.take_rows(X, train))
+        train, calibration = self._calibration_split(_num_samples(X))
+        take = _safe_indexing if _prepares_own_input(estimator) else _engine.take_rows
+        if self.standardize and not _prepares_own_input(estimator):
+            self.scaler_ = self._fit_scaler(take(X, train))
         elif hasattr(self, "scaler_"):
             del self.scaler_
         X = self._standardized(X)
-        X_train = X if calibration is None else _engine.take_rows(X, train)
+        X_train = X if calibration is None else take(X, train)
         y_train = y if y is None or calibration is None else _rows(y, train)
         self.estimator_ = estimator.fit(X_train, y_train)
-        held_out = X_train if calibration is None else _engine.take_rows(X, calibration)
+        held_out = X_train if calibration is None else take(X, calibration)
         self.calibration_scores_ = np.sort(self._score(held_out))
         return self
 
@@ -299,7 +319,13 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
         order = np.random.RandomState(seed).permutation(n)
         return np.sort(order[n_calibration:]), np.sort(order[:n_calibration])
 
-    def _validate_X(self, X, *, reset):
+    def _validate_X(self, X, *, reset, estimator=None):
+        if _prepares_own_input(self.estimator_ if estimator is None else estimator):
+            # the estimator validates, scales and encodes its columns itself
+            _check_feature_names(self, X, reset=reset)
+            _check_n_features(self, X, reset=reset)
+            return X
+
         def validate(X, *, streamed):
             if streamed:
                 return validate_data(self, X, reset=reset, skip_check_array=True)
@@ -322,7 +348,7 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
         return scaler
 
     def _standardized(self, X):
-        if not self.standardize:
+        if not self.standardize or not hasattr(self, "scaler_"):  # or a table: no scaler
             return X
 
         def standardize(block):

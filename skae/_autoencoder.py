@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from numbers import Integral, Real
-
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 
 from . import _codec
 from ._base import BaseAutoEncoder
 from ._docstrings import fill_doc
 from ._shared import (
-    ACTIVATION_OPTIONS,
-    check_hidden_layer_sizes,
-    resolve_normalization,
+    DENSE_CONSTRAINTS,
+    check_dropout,
+    dense_layers,
     resolve_output_activation,
     start_at_mean,
 )
@@ -60,13 +58,8 @@ class AutoEncoder(BaseAutoEncoder):
 
     _parameter_constraints: dict = {
         **BaseAutoEncoder._parameter_constraints,
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "activation": [ACTIVATION_OPTIONS],
-        "code_activation": [ACTIVATION_OPTIONS],
+        **DENSE_CONSTRAINTS,
         "output_activation": [StrOptions({"auto", *ACTIVATIONS})],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
-        "input_dropout": [Interval(Real, 0, 1, closed="left")],
-        "normalization": [StrOptions({"auto", "layer"}), None],
     }
 
     def __init__(
@@ -132,12 +125,7 @@ class AutoEncoder(BaseAutoEncoder):
 
     def _plan(self, X, target, y, call):
         plan = super()._plan(X, target, y, call)
-        if self.dropout and not check_hidden_layer_sizes(self.hidden_layer_sizes):
-            raise ValueError(
-                f"dropout={self.dropout!r} drops hidden units, and hidden_layer_sizes=() "
-                f"has none; use input_dropout={self.dropout!r} to drop input features "
-                "(as in the classic denoising labs), or add a hidden layer."
-            )
+        check_dropout(self.dropout, self.hidden_layer_sizes)
         plan["output_activation_"] = resolve_output_activation(
             self.output_activation, target, self.loss
         )
@@ -150,13 +138,8 @@ class AutoEncoder(BaseAutoEncoder):
         module = self._module_class(
             n_features,
             self.n_components,
-            hidden_layer_sizes=check_hidden_layer_sizes(self.hidden_layer_sizes),
-            activation=self.activation,
-            code_activation=self.code_activation,
             output_activation=self.output_activation_,
-            dropout=self.dropout,
-            input_dropout=self.input_dropout,
-            normalization=resolve_normalization(self.normalization, self.code_activation),
+            **dense_layers(self),
         )
         return start_at_mean(module, target, self.output_activation_)
 

@@ -903,7 +903,7 @@ class BaseAutoEncoder(
                 )
                 placed = _engine.resolve_device("cpu")
         seed = int(self._seed)
-        n_features = int(self.n_features_in_)
+        n_features = self._module_features()
         self._check_saved_shapes(n_features, module_state)
         factory = self._net_factory(n_features, None, seed, placed)
         with _engine.seeded(seed, placed):
@@ -965,6 +965,14 @@ class BaseAutoEncoder(
             row_values=self._activation_values(),
         )
         return out.astype(dtype, copy=False)
+
+    def _module_features(self) -> int:
+        """The ``n_features`` a loaded model's module is rebuilt for (see :meth:`_build_module`).
+
+        ``n_features_in_``; a family whose network sees an encoding of its
+        input of another width says so.
+        """
+        return int(self.n_features_in_)
 
     def _activation_values(self) -> int:
         """Values of the network's largest activation for one row, which sizes inference batches.
@@ -1117,9 +1125,18 @@ class BaseAutoEncoder(
         return self._map(
             self._reconstruction,
             *((inputs,) if same else (inputs, target)),
-            post=_error_post(kind, per_feature),
+            post=self._error_post(kind, per_feature),
             prepare=prepare,
         )
+
+    def _error_post(self, kind: str, per_feature: bool):
+        """``post`` of :meth:`_errors`: each row's mean ``kind`` error, or its per-feature values.
+
+        The default compares every value of the output with the target; a
+        family whose network sees an encoding of its input (a table's
+        one-hot categories) gives one error per input column instead.
+        """
+        return _error_post(kind, per_feature)
 
     def feature_errors(self, X):
         """Per-feature reconstruction error of each sample: which features made it unusual.

@@ -9,18 +9,22 @@ _FRAGMENTS = {
     "dense_parameters": """\
 n_components : int, default=8
         Size of the code.
-    hidden_layer_sizes : int or tuple of int, default=(512,)
+    {dense_layer_parameters}
+    output_activation : str, default="auto"
+        Activation of the output; "auto" picks "sigmoid" when the training
+        data lie in [0, 1] (images) and "linear" otherwise.
+    {dense_regularization_parameters}""",
+    "dense_layer_parameters": """\
+hidden_layer_sizes : int or tuple of int, default=(512,)
         Widths of the encoder's hidden layers; the decoder uses them in
         reverse. ``()`` gives the one-layer model of the classic labs.
     activation : str, default="relu"
         Hidden activation: "relu", "leaky_relu", "elu", "selu", "gelu",
         "tanh", "sigmoid", "softplus" or "linear".
     code_activation : str, default="linear"
-        Activation of the code layer, e.g. "tanh" for a bounded 2-D code.
-    output_activation : str, default="auto"
-        Activation of the output; "auto" picks "sigmoid" when the training
-        data lie in [0, 1] (images) and "linear" otherwise.
-    dropout : float, default=0.0
+        Activation of the code layer, e.g. "tanh" for a bounded 2-D code.""",
+    "dense_regularization_parameters": """\
+dropout : float, default=0.0
         Dropout after each hidden layer; refused without hidden layers
         (use ``input_dropout`` there).
     input_dropout : float, default=0.0
@@ -73,7 +77,9 @@ loss : {"auto", "mse", "bce", "mae"}, default="auto"
         is a sigmoid (images), where the squared error can stall on a
         constant dark image, and "mse" otherwise. ``score`` and
         ``score_samples`` use the squared error whatever the loss.
-    optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, default="adam"
+    {optimization_parameters}""",
+    "optimization_parameters": """\
+optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, default="adam"
         Optimizer; a class such as ``torch.optim.NAdam`` is used as is.
         "adam" and "adamw" use torch's fused kernel on CPU and CUDA unless
         ``optimizer_kwargs`` sets ``fused`` or ``foreach``.
@@ -193,8 +199,9 @@ def fill_doc(obj):
     """
     doc = obj.__doc__
     if doc:
-        for name, text in _FRAGMENTS.items():
-            doc = doc.replace("{" + name + "}", text)
+        for _ in range(2):  # fragments may hold fragments
+            for name, text in _FRAGMENTS.items():
+                doc = doc.replace("{" + name + "}", text)
         parameters = inspect.signature(obj).parameters
         doc = re.sub(r"\{default:(\w+)\}", lambda m: repr(parameters[m.group(1)].default), doc)
         obj.__doc__ = doc

@@ -9,7 +9,7 @@ these from here, never from another family's module.
 from __future__ import annotations
 
 import math
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -22,8 +22,11 @@ from .modules.init import init_output_bias
 __all__ = [
     "ACTIVATION_OPTIONS",
     "BOUNDED_ACTIVATIONS",
+    "DENSE_CONSTRAINTS",
     "ImageInputMixin",
+    "check_dropout",
     "check_hidden_layer_sizes",
+    "dense_layers",
     "resolve_normalization",
     "resolve_output_activation",
     "start_at_mean",
@@ -34,6 +37,43 @@ ACTIVATION_OPTIONS = StrOptions(set(ACTIVATIONS))
 
 # Code activations that saturate: a bounded code needs centred hidden units.
 BOUNDED_ACTIVATIONS = frozenset({"tanh", "sigmoid"})
+
+# The constraints of the dense network's parameters (all but its output activation).
+DENSE_CONSTRAINTS: dict = {
+    "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+    "activation": [ACTIVATION_OPTIONS],
+    "code_activation": [ACTIVATION_OPTIONS],
+    "dropout": [Interval(Real, 0, 1, closed="left")],
+    "input_dropout": [Interval(Real, 0, 1, closed="left")],
+    "normalization": [StrOptions({"auto", "layer"}), None],
+}
+
+
+def check_dropout(dropout, hidden_layer_sizes) -> None:
+    """Refuse ``dropout`` (on hidden units) for a network without hidden layers."""
+    if dropout and not check_hidden_layer_sizes(hidden_layer_sizes):
+        raise ValueError(
+            f"dropout={dropout!r} drops hidden units, and hidden_layer_sizes=() "
+            f"has none; use input_dropout={dropout!r} to drop input features "
+            "(as in the classic denoising labs), or add a hidden layer."
+        )
+
+
+def dense_layers(estimator) -> dict:
+    """The keyword arguments of a dense module that ``estimator``'s dense parameters set.
+
+    Everything but the output activation: ``hidden_layer_sizes``,
+    ``activation``, ``code_activation``, ``dropout``, ``input_dropout`` and
+    the resolved ``normalization``.
+    """
+    return {
+        "hidden_layer_sizes": check_hidden_layer_sizes(estimator.hidden_layer_sizes),
+        "activation": estimator.activation,
+        "code_activation": estimator.code_activation,
+        "dropout": estimator.dropout,
+        "input_dropout": estimator.input_dropout,
+        "normalization": resolve_normalization(estimator.normalization, estimator.code_activation),
+    }
 
 
 def check_hidden_layer_sizes(

@@ -41,6 +41,7 @@ CHECK_PARAMS = {
         "max_epochs": 3,
         "random_state": 0,
     },
+    "TabularAE": {"max_epochs": 3, "random_state": 0},
     "SeqAE": {"n_components": 2, "hidden_size": 4, "max_epochs": 2, "random_state": 0},
     # A class called with n_features and n_components, as a user's own module would be.
     "ModuleAE": {

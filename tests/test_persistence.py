@@ -37,6 +37,7 @@ from skae import (
     NoiseAugmenter,
     SeqAE,
     SparseAE,
+    TabularAE,
 )
 from skae._codec import _Reader, _Writer
 from skae.modules import DenseAutoEncoderModule
@@ -65,6 +66,7 @@ ESTIMATORS = {
     "ConvAE": lambda: ConvAE(n_components=3, image_shape=(1, 4, 4), channels=(2, 2), **FAST),
     "SeqAE": lambda: SeqAE(n_components=2, sequence_shape=(4, 4), hidden_size=3, **FAST),
     "ModuleAE": lambda: ModuleAE(module=SMALL_MODULE, n_components=2, **FAST),
+    "TabularAE": lambda: TabularAE(n_components=2, hidden_layer_sizes=(8,), **FAST),
     "VAE": lambda: VAE(n_components=2, hidden_layer_sizes=(8,), **FAST),
     "VAE-conv": lambda: VAE(backbone="conv", image_shape=(4, 4), channels=(2, 2), **FAST),
     "CVAE": lambda: CVAE(n_components=2, hidden_layer_sizes=(8,), kl_warmup_epochs=3, **FAST),
@@ -720,7 +722,9 @@ def test_docstring_example_runs():
 
 @settings(max_examples=12, deadline=None)
 @given(
-    name=st.sampled_from(["AutoEncoder", "SparseAE", "VAE", "CVAE", "DenoisingAE", "ConvAE"]),
+    name=st.sampled_from(
+        ["AutoEncoder", "SparseAE", "TabularAE", "VAE", "CVAE", "DenoisingAE", "ConvAE"]
+    ),
     n_samples=st.integers(3, 30),
     dtype=st.sampled_from([np.float32, np.float64]),
     seed=st.integers(0, 2**31 - 2),

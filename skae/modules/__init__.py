@@ -10,7 +10,7 @@ from .conv import ConvAutoEncoderModule, conv_stages
 from .custom import UserAutoEncoderModule
 from .dense import MLP, DenseAutoEncoderModule, make_activation
 from .init import init_output_bias, init_scale_preserving
-from .losses import ReconstructionLoss, SparseCodeLoss, VAELoss
+from .losses import ReconstructionLoss, SparseCodeLoss, TabularLoss, VAELoss
 from .recurrent import RecurrentAutoEncoderModule
 from .sparse import SparseAutoEncoderModule
 from .variational import (
@@ -31,6 +31,7 @@ __all__ = [
     "RecurrentAutoEncoderModule",
     "SparseAutoEncoderModule",
     "SparseCodeLoss",
+    "TabularLoss",
     "UserAutoEncoderModule",
     "VAELoss",
     "VAEModule",

@@ -154,3 +154,57 @@ class SparseCodeLoss(ReconstructionLoss):
         if self.sparsity_weight > 0:
             loss = loss + self.sparsity_weight * kl_sparsity(code, self.sparsity_target)
         return loss
+
+
+class TabularLoss(nn.Module):
+    """Per-column reconstruction loss of a mixed table's encoded rows.
+
+    The encoded row holds the standardised numeric columns at the positions
+    ``numeric`` and one block of category logits per categorical column,
+    ``blocks[j] = (start, stop)``; the target holds the standardised values
+    and the one-hot categories at the same positions. A numeric column's
+    loss is its squared error (``kind="mse"``) or absolute error
+    (``"mae"``); a categorical column's is the cross-entropy of the softmax
+    over its block, divided by ``log(n_categories)``, so that predicting the
+    uniform distribution costs 1, as predicting the mean costs a
+    standardised column. A target block of zeros (an ignored unknown
+    category) costs 0. ``order`` puts the numeric columns, then the
+    categorical ones, back into the table's column order.
+
+    The criterion is the mean over rows and columns of :meth:`column_errors`.
+
+    Parameters
+    ----------
+    numeric : sequence of int
+        Positions of the numeric columns in the encoded row.
+    blocks : sequence of (int, int)
+        ``(start, stop)`` of each categorical column's block.
+    order : sequence of int
+        Index into ``numeric + categorical`` giving the table's column order.
+    kind : {"mse", "mae"}
+        Error of the numeric columns.
+    """
+
+    def __init__(self, numeric, blocks, order, kind: str = "mse"):
+        super().__init__()
+        self.numeric = [int(i) for i in numeric]
+        self.blocks = [(int(a), int(b)) for a, b in blocks]
+        self.order = [int(i) for i in order]
+        self.kind = kind
+        self.weights = [1.0 / math.log(b - a) if b - a > 1 else 1.0 for a, b in self.blocks]
+
+    def column_errors(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Loss of each row and column, shape ``(n_samples, n_columns)``, in column order."""
+        parts = []
+        if self.numeric:
+            parts.append(
+                reconstruction_error(output[:, self.numeric], target[:, self.numeric], self.kind)
+            )
+        for (start, stop), weight in zip(self.blocks, self.weights):
+            log_p = F.log_softmax(output[:, start:stop], dim=1)
+            parts.append((-(target[:, start:stop] * log_p).sum(dim=1, keepdim=True)) * weight)
+        errors = torch.cat(parts, dim=1)
+        return errors if self.order == sorted(self.order) else errors[:, self.order]
+
+    def forward(self, output, target):
+        return self.column_errors(output, target).mean()
