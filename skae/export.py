@@ -148,6 +148,13 @@ def _check_estimator(estimator, methods):
             f"around one) and Pipelines ending in one; got {type(estimator).__name__}."
         )
     check_is_fitted(estimator)
+    inner = estimator.estimator_ if _is_detector(estimator) else estimator
+    if getattr(inner, "_prepares_own_input", False):
+        raise TypeError(
+            f"to_onnx cannot export {type(inner).__name__}: it scales and encodes its columns "
+            "(categories included) outside its network, which the export does not hold. "
+            "Serve it with skae.save and skae.load instead."
+        )
     unknown = [m for m in methods if m not in supported]
     if unknown:
         raise ValueError(

@@ -6,6 +6,7 @@ import sys
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from sklearn.decomposition import PCA
@@ -284,6 +285,20 @@ def test_a_detector_method_it_lacks_is_refused():
         detector.fit(X[TRAIN])
     with pytest.raises(ValueError, match="no method 'transform'.*'decision_function'"):
         to_onnx(detector, X, methods=("transform",))
+
+
+def test_a_tabular_autoencoder_is_refused_not_exported_wrong():
+    # its scaling and one-hot encoding live outside the network
+    rng = np.random.RandomState(0)
+    table = pd.DataFrame(
+        {"size": rng.rand(40), "kind": pd.Categorical(rng.choice(["a", "b"], 40))}
+    )
+    tabular = skae.TabularAE(2, max_epochs=1, random_state=0).fit(table)
+    with pytest.raises(TypeError, match="cannot export TabularAE"):
+        to_onnx(tabular, table)
+    detector = skae.AutoEncoderOutlierDetector(skae.TabularAE(2, max_epochs=1), random_state=0)
+    with pytest.raises(TypeError, match="cannot export TabularAE"):
+        to_onnx(detector.fit(table), table, methods=("score_samples",))
 
 
 def test_estimators_other_than_skae_and_unsupported_steps_are_named(dense):
