@@ -571,6 +571,23 @@ def test_fits_in_threads_give_what_they_give_alone():
         np.testing.assert_array_equal(out, alone)
 
 
+@pytest.mark.slow
+def test_a_threaded_grid_search_gives_the_sequential_result():
+    # joblib's threading backend runs the candidates' fits concurrently
+    from joblib import parallel_backend
+
+    X = np.random.RandomState(1).rand(90, 6)
+    ae = AutoEncoder(hidden_layer_sizes=(8,), dropout=0.2, max_epochs=3, random_state=3)
+    grid = {"n_components": [1, 2, 3]}
+    sequential = GridSearchCV(ae, grid, cv=2).fit(X)
+    with parallel_backend("threading", n_jobs=2):
+        threaded = GridSearchCV(ae, grid, cv=2, n_jobs=2).fit(X)
+    np.testing.assert_array_equal(
+        threaded.cv_results_["mean_test_score"], sequential.cv_results_["mean_test_score"]
+    )
+    np.testing.assert_array_equal(threaded.transform(X), sequential.transform(X))
+
+
 def test_cvae_scalar_labels_are_not_cast_to_a_class():
     rng = np.random.RandomState(0)
     X, y = rng.rand(60, 6), np.arange(60) % 3
