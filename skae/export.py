@@ -12,7 +12,6 @@ optional extra ``skae[onnx]``).
 from __future__ import annotations
 
 import contextlib
-import inspect
 import io
 import logging
 import re
@@ -23,6 +22,7 @@ import torch
 from sklearn.base import OutlierMixin
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
+from torch.torch_version import TorchVersion
 
 from ._base import BaseAutoEncoder, _error_post
 
@@ -323,13 +323,17 @@ def _graph(estimator, X, methods):
     return graph, inputs
 
 
+# The oldest torch whose exporter gives graphs that hold for every batch size
+# (tested: 2.5-2.7 specialise or refuse the batch dimension of some networks).
+EXPORTER_TORCH = "2.8"
+
+
 def _require_exporter():
-    """Refuse, saying what to install, a torch whose ONNX exporter lacks what export uses."""
-    parameters = inspect.signature(torch.onnx.export).parameters
-    if not {"dynamo", "dynamic_shapes"} <= parameters.keys():
+    """Refuse, saying what to install, a torch whose ONNX exporter skae cannot rely on."""
+    if TorchVersion(torch.__version__) < EXPORTER_TORCH:
         raise ImportError(
-            f"Exporting to ONNX needs torch's dynamo exporter (torch.onnx.export with "
-            f"dynamo=True and dynamic_shapes, torch 2.5 or newer); this is torch "
+            f"Exporting to ONNX needs torch {EXPORTER_TORCH} or newer, whose exporter keeps "
+            f"the batch dimension free for every skae network; this is torch "
             f"{torch.__version__}. Upgrade torch to use skae.to_onnx; the rest of skae "
             "works with it."
         )

@@ -1,6 +1,5 @@
 """skae.to_onnx: the exported graph computes what skae computes, checked by onnxruntime."""
 
-import inspect
 import subprocess
 import sys
 import warnings
@@ -13,12 +12,14 @@ from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, StandardScaler
+from torch.torch_version import TorchVersion
 
 import skae
 from skae import to_onnx
+from skae.export import EXPORTER_TORCH
 
-if not {"dynamo", "dynamic_shapes"} <= inspect.signature(torch.onnx.export).parameters.keys():
-    pytest.skip("torch's dynamo ONNX exporter needs torch 2.5 or newer", allow_module_level=True)
+if TorchVersion(torch.__version__) < EXPORTER_TORCH:
+    pytest.skip(f"skae.to_onnx needs torch {EXPORTER_TORCH} or newer", allow_module_level=True)
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxscript")
 ort = pytest.importorskip("onnxruntime")
@@ -290,9 +291,7 @@ def test_a_detector_method_it_lacks_is_refused():
 def test_a_tabular_autoencoder_is_refused_not_exported_wrong():
     # its scaling and one-hot encoding live outside the network
     rng = np.random.RandomState(0)
-    table = pd.DataFrame(
-        {"size": rng.rand(40), "kind": pd.Categorical(rng.choice(["a", "b"], 40))}
-    )
+    table = pd.DataFrame({"size": rng.rand(40), "kind": pd.Categorical(rng.choice(["a", "b"], 40))})
     tabular = skae.TabularAE(2, max_epochs=1, random_state=0).fit(table)
     with pytest.raises(TypeError, match="cannot export TabularAE"):
         to_onnx(tabular, table)
