@@ -30,8 +30,8 @@ a sigmoid output with ``binary_cross_entropy`` of the probabilities:
   ``skae.ConvAE`` (``channels=(32, 16, 8)``, its default, on 28x28 images) on
   the convolutional one, on fewer samples (``--conv-samples``).
 
-Timings are the median over repeats of whole ``fit`` calls divided by the
-number of epochs; contenders are interleaved so that drifts in machine load
+Timings are the median (``--best``: the fastest) over repeats of whole
+``fit`` calls divided by the number of epochs; contenders are interleaved so that drifts in machine load
 hit all of them alike. Ratios are against the hand-written loop of the same
 run.
 """
@@ -185,8 +185,12 @@ DEFAULT_LOSS_CONTENDERS = {
 }
 
 
-def time_rows(X, models, contenders, batch_sizes, epochs, repeats, device, sync):
-    """``(batch, model, contender, s/epoch, ratio)``, the ratio against the first contender."""
+def time_rows(X, models, contenders, batch_sizes, epochs, repeats, device, sync, stat, clock):
+    """``(batch, model, contender, s/epoch, ratio)``, the ratio against the first contender.
+
+    ``stat`` (the median, or ``min`` for the fastest repeat) sums up the
+    repeats; ``clock`` is ``time.perf_counter`` or ``time.process_time``.
+    """
     rows = []
     for batch_size in batch_sizes:
         for model_name, spec in models.items():
@@ -194,13 +198,13 @@ def time_rows(X, models, contenders, batch_sizes, epochs, repeats, device, sync)
             for _ in range(repeats):
                 for name, fn in contenders.items():
                     sync()
-                    start = time.perf_counter()
+                    start = clock()
                     fn(X, spec, epochs, batch_size, device=device)
                     sync()
-                    times[name].append((time.perf_counter() - start) / epochs)
-            base = statistics.median(times[next(iter(contenders))])
+                    times[name].append((clock() - start) / epochs)
+            base = stat(times[next(iter(contenders))])
             for name in contenders:
-                sec = statistics.median(times[name])
+                sec = stat(times[name])
                 rows.append((batch_size, model_name, name, sec, sec / base))
     return rows
 
@@ -226,15 +230,32 @@ def main(argv=None):
         choices=["mse", "default-loss"],
         help="run only the squared-error rows or only the default-loss rows",
     )
+    parser.add_argument(
+        "--best",
+        action="store_true",
+        help="report the fastest repeat rather than the median (on a shared machine)",
+    )
+    parser.add_argument(
+        "--cpu-time",
+        action="store_true",
+        help="time the process's CPU seconds (all its threads) rather than the wall clock: "
+        "on a machine other jobs share, the time they take is not counted",
+    )
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's own)")
     parser.add_argument("--quick", action="store_true", help="6,000 samples, 1 repeat")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    stat = min if args.best else statistics.median
+    clock = time.process_time if args.cpu_time else time.perf_counter
     if args.quick:
         args.n_samples, args.conv_samples, args.repeats = 6_000, 1_000, 1
 
     X = np.random.RandomState(0).rand(args.n_samples, 784).astype(np.float32)
     print(
         f"{args.n_samples} x 784 synthetic data, batch {args.batch_size}, {args.epochs} epochs "
-        f"per fit, median of {args.repeats}; torch {torch.__version__}, device {args.device}, "
+        f"per fit, {'best' if args.best else 'median'} of {args.repeats}"
+        f"{' (CPU time)' if args.cpu_time else ''}; torch {torch.__version__}, device {args.device}, "
         f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}"
     )
     sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
@@ -242,7 +263,16 @@ def main(argv=None):
         for fn in CONTENDERS.values():  # warm-up: first-call costs of torch and skorch
             fn(X[:512], MODELS["784-64-784"], 1, args.batch_size[0], device=args.device)
         rows = time_rows(
-            X, MODELS, CONTENDERS, args.batch_size, args.epochs, args.repeats, args.device, sync
+            X,
+            MODELS,
+            CONTENDERS,
+            args.batch_size,
+            args.epochs,
+            args.repeats,
+            args.device,
+            sync,
+            stat,
+            clock,
         )
         print_rows(rows, "torch loop")
     if args.only != "mse":
@@ -259,6 +289,8 @@ def main(argv=None):
                 args.repeats,
                 args.device,
                 sync,
+                stat,
+                clock,
             )
             print(f"\ndefault loss, {n} samples:", end="")
             print_rows(rows, "torch loop, BCE logits")
