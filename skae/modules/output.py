@@ -4,7 +4,7 @@ A network trained with binary cross-entropy ends in a sigmoid. Inference
 wants its probabilities, but the loss is cheaper and exact on the logits the
 sigmoid receives: ``binary_cross_entropy_with_logits`` needs no clamp, stays
 finite where the probabilities round to 0 or 1, and its fused kernel costs
-about the squared error's time, where the loss on probabilities costs 1.2x.
+about the squared error's time, where the loss on probabilities costs 1.2-1.4x.
 
 :class:`Sigmoid` is the output layer of every skae network with a sigmoid
 output. It is an ordinary :class:`torch.nn.Sigmoid` (the module's
