@@ -19,8 +19,19 @@ synthetic data in [0, 1]:
 * ``skae``: ``skae.AutoEncoder`` (validation, seeding, skorch's callbacks and
   the code statistics it keeps for ``sample`` included).
 
-Timings are the median over repeats of whole ``fit`` calls divided by the
-number of epochs; contenders are interleaved so that drifts in machine load
+The default-loss rows time what a user gets without choosing a loss:
+``loss="auto"``, which picks binary cross-entropy for these [0, 1] data,
+against the loop one writes for it by hand, a linear output trained with
+``binary_cross_entropy_with_logits`` (the ratio's base), and the same loop on
+a sigmoid output with ``binary_cross_entropy`` of the probabilities:
+
+* ``torch loop, BCE logits`` and ``torch loop, BCE probabilities``;
+* ``skae, loss="auto"``: ``skae.AutoEncoder`` on the dense model, and
+  ``skae.ConvAE`` (``channels=(32, 16, 8)``, its default, on 28x28 images) on
+  the convolutional one, on fewer samples (``--conv-samples``).
+
+Timings are the median (``--best``: the fastest) over repeats of whole
+``fit`` calls divided by the number of epochs; contenders are interleaved so that drifts in machine load
 hit all of them alike. Ratios are against the hand-written loop of the same
 run.
 """
@@ -31,14 +42,17 @@ import argparse
 import platform
 import statistics
 import time
+import warnings
 
 import numpy as np
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from skorch import NeuralNetRegressor
 from torch import nn
+from torch.nn import functional as F
 
-from skae import AutoEncoder
-from skae.modules import DenseAutoEncoderModule
+from skae import AutoEncoder, ConvAE
+from skae.modules import ConvAutoEncoderModule, DenseAutoEncoderModule
 
 MODELS = {
     "784-256-32-256-784": {"hidden": (256,), "code": 32},
@@ -46,19 +60,36 @@ MODELS = {
 }
 
 
-def make_module(n_features, spec):
+# The models of the default-loss rows: the dense one above, and ConvAE's default stages.
+DEFAULT_LOSS_MODELS = {
+    "784-256-32-256-784": MODELS["784-256-32-256-784"],
+    "conv 32-16-8 (28x28)": {"channels": (32, 16, 8), "image_shape": (1, 28, 28)},
+}
+
+
+def make_module(n_features, spec, output_activation="sigmoid"):
+    if "channels" in spec:
+        return ConvAutoEncoderModule(
+            spec["image_shape"], spec["channels"], output_activation=output_activation
+        )
     return DenseAutoEncoderModule(
-        n_features, spec["code"], spec["hidden"], output_activation="sigmoid"
+        n_features, spec["code"], spec["hidden"], output_activation=output_activation
     )
 
 
-def torch_loop(X, spec, epochs, batch_size, fused=False, device="cpu"):
+def torch_loop(X, spec, epochs, batch_size, fused=False, device="cpu", loss="mse"):
     torch.manual_seed(0)
     Xt = torch.from_numpy(X).to(device)
-    model = make_module(X.shape[1], spec).to(device)
+    # binary cross-entropy from the logits trains a linear output
+    output = "linear" if loss == "bce_logits" else "sigmoid"
+    model = make_module(X.shape[1], spec, output).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=fused)
     on_gpu = torch.device(device).type == "cuda"
-    loss_fn = nn.MSELoss()
+    loss_fn = {
+        "mse": nn.MSELoss(),
+        "bce": nn.BCELoss(),
+        "bce_logits": F.binary_cross_entropy_with_logits,
+    }[loss]
     model.train()
     for _ in range(epochs):
         order = torch.randperm(len(Xt), device=Xt.device)
@@ -119,6 +150,71 @@ CONTENDERS = {
 }
 
 
+def torch_loop_bce_logits(X, spec, epochs, batch_size, device="cpu"):
+    return torch_loop(X, spec, epochs, batch_size, device=device, loss="bce_logits")
+
+
+def torch_loop_bce(X, spec, epochs, batch_size, device="cpu"):
+    return torch_loop(X, spec, epochs, batch_size, device=device, loss="bce")
+
+
+def skae_default_loss(X, spec, epochs, batch_size, device="cpu"):
+    common = {
+        "lr": 1e-3,  # the loops' Adam
+        "lr_schedule": "constant",  # their constant rate
+        "max_epochs": epochs,
+        "batch_size": batch_size,
+        "random_state": 0,
+        "device": device,
+    }
+    if "channels" in spec:
+        est = ConvAE(image_shape=spec["image_shape"][1:], channels=spec["channels"], **common)
+    else:
+        est = AutoEncoder(spec["code"], hidden_layer_sizes=spec["hidden"], **common)
+    with warnings.catch_warnings():  # two epochs on noise: timed, not judged
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X)
+    assert est.loss_ == "bce"
+    return est.loss_curve_[-1]
+
+
+DEFAULT_LOSS_CONTENDERS = {
+    "torch loop, BCE logits": torch_loop_bce_logits,
+    "torch loop, BCE probabilities": torch_loop_bce,
+    'skae, loss="auto"': skae_default_loss,
+}
+
+
+def time_rows(X, models, contenders, batch_sizes, epochs, repeats, device, sync, stat, clock):
+    """``(batch, model, contender, s/epoch, ratio)``, the ratio against the first contender.
+
+    ``stat`` (the median, or ``min`` for the fastest repeat) sums up the
+    repeats; ``clock`` is ``time.perf_counter`` or ``time.process_time``.
+    """
+    rows = []
+    for batch_size in batch_sizes:
+        for model_name, spec in models.items():
+            times = {name: [] for name in contenders}
+            for _ in range(repeats):
+                for name, fn in contenders.items():
+                    sync()
+                    start = clock()
+                    fn(X, spec, epochs, batch_size, device=device)
+                    sync()
+                    times[name].append((clock() - start) / epochs)
+            base = stat(times[next(iter(contenders))])
+            for name in contenders:
+                sec = stat(times[name])
+                rows.append((batch_size, model_name, name, sec, sec / base))
+    return rows
+
+
+def print_rows(rows, base):
+    print(f"\n{'batch':>5}  {'model':<20} {'contender':<29} {'s/epoch':>9} {'vs ' + base:>24}")
+    for batch_size, model_name, name, sec, ratio in rows:
+        print(f"{batch_size:>5}  {model_name:<20} {name:<29} {sec:>9.3f} {ratio:>23.3f}x")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-samples", type=int, default=60_000)
@@ -126,39 +222,78 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, nargs="+", default=[256])
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument(
+        "--conv-samples", type=int, default=6_000, help="samples of the convolutional rows"
+    )
+    parser.add_argument(
+        "--only",
+        choices=["mse", "default-loss"],
+        help="run only the squared-error rows or only the default-loss rows",
+    )
+    parser.add_argument(
+        "--best",
+        action="store_true",
+        help="report the fastest repeat rather than the median (on a shared machine)",
+    )
+    parser.add_argument(
+        "--cpu-time",
+        action="store_true",
+        help="time the process's CPU seconds (all its threads) rather than the wall clock: "
+        "on a machine other jobs share, the time they take is not counted",
+    )
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's own)")
     parser.add_argument("--quick", action="store_true", help="6,000 samples, 1 repeat")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    stat = min if args.best else statistics.median
+    clock = time.process_time if args.cpu_time else time.perf_counter
     if args.quick:
-        args.n_samples, args.repeats = 6_000, 1
+        args.n_samples, args.conv_samples, args.repeats = 6_000, 1_000, 1
 
     X = np.random.RandomState(0).rand(args.n_samples, 784).astype(np.float32)
     print(
         f"{args.n_samples} x 784 synthetic data, batch {args.batch_size}, {args.epochs} epochs "
-        f"per fit, median of {args.repeats}; torch {torch.__version__}, device {args.device}, "
+        f"per fit, {'best' if args.best else 'median'} of {args.repeats}"
+        f"{' (CPU time)' if args.cpu_time else ''}; torch {torch.__version__}, device {args.device}, "
         f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}"
     )
     sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
-    for fn in CONTENDERS.values():  # warm-up: first-call costs of torch and skorch
-        fn(X[:512], MODELS["784-64-784"], 1, args.batch_size[0], device=args.device)
-    rows = []
-    for batch_size in args.batch_size:
-        for model_name, spec in MODELS.items():
-            times = {name: [] for name in CONTENDERS}
-            for _ in range(args.repeats):
-                for name, fn in CONTENDERS.items():
-                    sync()
-                    start = time.perf_counter()
-                    fn(X, spec, args.epochs, batch_size, device=args.device)
-                    sync()
-                    times[name].append((time.perf_counter() - start) / args.epochs)
-            base = statistics.median(times["torch loop"])
-            for name in CONTENDERS:
-                sec = statistics.median(times[name])
-                rows.append((batch_size, model_name, name, sec, sec / base))
-
-    print(f"\n{'batch':>5}  {'model':<20} {'contender':<24} {'s/epoch':>9} {'vs torch loop':>14}")
-    for batch_size, model_name, name, sec, ratio in rows:
-        print(f"{batch_size:>5}  {model_name:<20} {name:<24} {sec:>9.3f} {ratio:>13.3f}x")
+    if args.only != "default-loss":
+        for fn in CONTENDERS.values():  # warm-up: first-call costs of torch and skorch
+            fn(X[:512], MODELS["784-64-784"], 1, args.batch_size[0], device=args.device)
+        rows = time_rows(
+            X,
+            MODELS,
+            CONTENDERS,
+            args.batch_size,
+            args.epochs,
+            args.repeats,
+            args.device,
+            sync,
+            stat,
+            clock,
+        )
+        print_rows(rows, "torch loop")
+    if args.only != "mse":
+        for name, spec in DEFAULT_LOSS_MODELS.items():
+            n = args.conv_samples if "channels" in spec else args.n_samples
+            for fn in DEFAULT_LOSS_CONTENDERS.values():  # warm-up
+                fn(X[:256], spec, 1, args.batch_size[0], device=args.device)
+            rows = time_rows(
+                X[:n],
+                {name: spec},
+                DEFAULT_LOSS_CONTENDERS,
+                args.batch_size,
+                args.epochs,
+                args.repeats,
+                args.device,
+                sync,
+                stat,
+                clock,
+            )
+            print(f"\ndefault loss, {n} samples:", end="")
+            print_rows(rows, "torch loop, BCE logits")
 
 
 if __name__ == "__main__":

@@ -50,6 +50,8 @@ from skorch.callbacks import (
 )
 from torch.utils.data import Dataset
 
+from .modules.output import output_logits
+
 __all__ = [
     "AutoEncoderNet",
     "BatchIterator",
@@ -940,11 +942,18 @@ class AutoEncoderNet(NeuralNet):
     def initialize(self):
         super().initialize()
         self.precision_ = make_precision(self.precision, self.device)
+        # a sigmoid output trained with binary cross-entropy: the loss takes its logits
+        use_logits = getattr(self.criterion_, "use_logits", None)
+        if use_logits is not None:
+            use_logits(self.module_)
         return self
 
     def infer(self, x, **fit_params):
-        # autocast wraps the module's forward only; the loss is float32
-        with self.precision_.autocast():
+        # autocast wraps the module's forward only; the loss is float32. A
+        # criterion that takes logits gets them (training and validation
+        # alike), every other caller of the module its probabilities.
+        logits = output_logits() if getattr(self.criterion_, "logits", False) else nullcontext()
+        with self.precision_.autocast(), logits:
             output = super().infer(x, **fit_params)
         return _as_float32(output)
 
@@ -1054,8 +1063,11 @@ def criterion_loss(criterion, y_pred, y_true, epoch: int) -> torch.Tensor:
     """``criterion(y_pred, y_true)``, with divergence told as skae tells it.
 
     A network whose weights blew up outputs NaN, which torch's binary
-    cross-entropy refuses with its own range error; the user gets skae's
-    "Training diverged" advice instead (the fit then changes nothing).
+    cross-entropy of probabilities refuses with its own range error (a
+    module of the user's own, trained with ``loss="bce"``; skae's sigmoid
+    outputs train on their logits, whose loss is NaN, which the fit reports);
+    the user gets skae's "Training diverged" advice instead (the fit then
+    changes nothing).
     """
     try:
         return criterion(y_pred, y_true)

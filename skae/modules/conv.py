@@ -145,7 +145,7 @@ def conv_stages(
     kernel = tuple(kernel_size if s > 1 else 1 for s in sizes[0])
     decoder.append(nn.Conv2d(previous, n_channels, kernel, padding=tuple(k // 2 for k in kernel)))
     if output_activation != "linear":
-        decoder.append(make_activation(output_activation))
+        decoder.append(make_activation(output_activation, network_output=True))
     decoder.append(nn.Flatten())
     return encoder, decoder, code_shape
 

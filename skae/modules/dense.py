@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 from torch import nn
 
+from .output import Sigmoid
+
 ACTIVATIONS = {
     "relu": nn.ReLU,
     "leaky_relu": nn.LeakyReLU,
@@ -19,8 +21,15 @@ ACTIVATIONS = {
 }
 
 
-def make_activation(name: str) -> nn.Module:
-    """Return a fresh activation module for ``name`` (a key of ``ACTIVATIONS``)."""
+def make_activation(name: str, *, network_output: bool = False) -> nn.Module:
+    """Return a fresh activation module for ``name`` (a key of ``ACTIVATIONS``).
+
+    ``network_output=True`` is for the activation of the network's output: a
+    sigmoid there is :class:`~skae.modules.output.Sigmoid`, which hands its
+    logits to a binary cross-entropy in training.
+    """
+    if network_output and name == "sigmoid":
+        return Sigmoid()
     try:
         return ACTIVATIONS[name]()
     except KeyError:
@@ -40,6 +49,9 @@ class MLP(nn.Sequential):
         Activation between hidden layers.
     output_activation : str
         Activation after the last layer.
+    network_output : bool
+        Whether the last layer is the network's output (see
+        :func:`make_activation`).
     dropout : float
         Dropout after each hidden activation.
     input_dropout : float
@@ -59,6 +71,7 @@ class MLP(nn.Sequential):
         dropout: float = 0.0,
         input_dropout: float = 0.0,
         normalization: str | None = None,
+        network_output: bool = False,
     ):
         if normalization not in (None, "layer"):
             raise ValueError(f"normalization must be 'layer' or None, got {normalization!r}.")
@@ -75,7 +88,7 @@ class MLP(nn.Sequential):
                 if dropout > 0:
                     layers.append(nn.Dropout(dropout))
         if output_activation != "linear":
-            layers.append(make_activation(output_activation))
+            layers.append(make_activation(output_activation, network_output=network_output))
         super().__init__(*layers)
 
 
@@ -128,6 +141,7 @@ class DenseAutoEncoderModule(nn.Module):
             output_activation=output_activation,
             dropout=dropout,
             normalization=normalization,
+            network_output=True,
         )
 
     def encode(self, x):

@@ -8,6 +8,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .output import emits_logits
+
 _ERRORS = {
     "mse": F.mse_loss,
     "mae": F.l1_loss,
@@ -15,23 +17,36 @@ _ERRORS = {
         output.clamp(0.0, 1.0), target, reduction=reduction
     ),
 }
+# The errors that have a form on the logits of a sigmoid output: the same
+# values as on its probabilities, computed without them (no clamp, finite
+# for any finite logit) by one fused kernel.
+_LOGIT_ERRORS = {"bce": F.binary_cross_entropy_with_logits}
 
 
 def reconstruction_error(
-    output: torch.Tensor, target: torch.Tensor, kind: str = "mse", reduction: str = "none"
+    output: torch.Tensor,
+    target: torch.Tensor,
+    kind: str = "mse",
+    reduction: str = "none",
+    *,
+    logits: bool = False,
 ) -> torch.Tensor:
     """Reconstruction error between ``output`` and ``target``.
 
     ``kind`` is ``"mse"`` (squared error), ``"mae"`` (absolute error) or
-    ``"bce"`` (binary cross-entropy; ``output`` are probabilities in [0, 1]).
+    ``"bce"`` (binary cross-entropy; ``output`` are probabilities in [0, 1],
+    or, with ``logits=True``, the logits whose sigmoid they are).
     ``reduction`` is ``"none"`` (elementwise), ``"mean"`` or ``"sum"``; the
     reduced forms use PyTorch's fused kernels.
     """
+    errors = _LOGIT_ERRORS if logits else _ERRORS
     try:
-        error = _ERRORS[kind]
+        error = errors[kind]
     except KeyError:
         raise ValueError(
-            f"Unknown reconstruction error {kind!r}; use one of {sorted(_ERRORS)}."
+            f"Unknown reconstruction error {kind!r}"
+            + (" on logits" if logits else "")
+            + f"; use one of {sorted(errors)}."
         ) from None
     return error(output, target, reduction=reduction)
 
@@ -52,15 +67,37 @@ class ReconstructionLoss(nn.Module):
 
     Modules whose ``forward`` returns a tuple put the reconstruction first;
     only that element is compared with the target.
+
+    The training loop calls :meth:`use_logits` with the module once: a
+    sigmoid output (:class:`~skae.modules.output.Sigmoid`) trained with
+    binary cross-entropy then hands the criterion its logits (the loop runs
+    the forward pass inside :func:`~skae.modules.output.output_logits`), and
+    ``logits`` is True.
     """
+
+    # Whether the reconstruction reaches the criterion as logits; set by use_logits.
+    logits = False
 
     def __init__(self, kind: str = "mse"):
         super().__init__()
         self.kind = kind
 
+    def use_logits(self, module: nn.Module) -> bool:
+        """Take ``module``'s logits where this error has a form on them and its output gives them.
+
+        Returns the new value of ``logits``: whether the training loop is to
+        run ``module`` inside :func:`~skae.modules.output.output_logits`.
+        """
+        self.logits = self.kind in _LOGIT_ERRORS and emits_logits(module)
+        return self.logits
+
+    def error(self, recon, target, reduction="none"):
+        """The elementwise (or reduced) error of ``recon``, probabilities or logits as it comes."""
+        return reconstruction_error(recon, target, self.kind, reduction, logits=self.logits)
+
     def reconstruction(self, output, target):
         recon = output[0] if isinstance(output, tuple) else output
-        return reconstruction_error(recon, target, self.kind, reduction="mean")
+        return self.error(recon, target, reduction="mean")
 
     def forward(self, output, target):
         return self.reconstruction(output, target)
@@ -108,7 +145,7 @@ class VAELoss(ReconstructionLoss):
 
     def forward(self, output, target):
         recon, mu, logvar = output
-        rec = reconstruction_error(recon, target, self.kind).sum(dim=1).mean()
+        rec = self.error(recon, target).sum(dim=1).mean()
         kl = gaussian_kl(mu, logvar).mean()
         self.terms = {"kl": kl.detach(), "reconstruction": rec.detach()}
         return rec + self.beta * self.kl_weight * kl

@@ -105,7 +105,7 @@ class RecurrentAutoEncoderModule(nn.Module):
             nn.Linear(hidden_size, n_channels),
         ]
         if output_activation != "linear":
-            decoder.append(make_activation(output_activation))
+            decoder.append(make_activation(output_activation, network_output=True))
         decoder.append(nn.Flatten())
         self.encoder = nn.Sequential(*encoder)
         self.decoder = nn.Sequential(*decoder)

@@ -175,6 +175,7 @@ def dense_vae_module(
         (n_components + n_classes, *reversed(hidden), n_features),
         activation=activation,
         output_activation=output_activation,
+        network_output=True,
     )
     return _vae_module(encoder, decoder, n_hidden, n_components, n_classes)
 
