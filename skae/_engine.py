@@ -369,6 +369,10 @@ class TensorPair(Dataset):
     def device(self) -> torch.device:
         return self.X.device
 
+    def first_rows(self, n: int) -> torch.Tensor:
+        """The network input of the first ``n`` rows."""
+        return self.X[:n]
+
     def subset(self, index) -> TensorPair:
         """The rows ``index`` (numpy or torch integers), in that order."""
         if isinstance(index, np.ndarray):
@@ -695,6 +699,11 @@ class MemmapSource(Dataset):
     @property
     def device(self) -> torch.device:
         return self._device
+
+    def first_rows(self, n: int) -> torch.Tensor:
+        """The network input of the first ``n`` rows, read from the file."""
+        rows = np.arange(min(n, len(self))) if self.rows is None else self.rows[:n]
+        return to_tensor(read_rows(self.X, rows), self._device)
 
     def subset(self, index) -> MemmapSource:
         """The rows ``index`` of this source, in file order."""
@@ -1278,6 +1287,75 @@ def _silent(*args, **kwargs):
     return None
 
 
+# Multiply-adds of one training batch below which a fit runs on one CPU thread.
+# Below it, a step is a few milliseconds and more intra-op threads gain
+# nothing on an idle machine, while on a busy one their spin-waits slow the
+# fit several-fold (docs/bench/training.rst, "a busy machine").
+ONE_THREAD_WORK = 2 * 10**7
+
+
+def batch_work(module: torch.nn.Module, row: torch.Tensor, batch_size: int) -> int:
+    """Multiply-adds of ``module``'s forward pass on ``batch_size`` rows like ``row``.
+
+    Counted from one row run in evaluation mode under ``no_grad``: a
+    layer's weights times the positions it is applied at (1 for a dense
+    layer, the output map's pixels for a convolution, the steps for a
+    recurrent layer). Deterministic: it depends on the network and the
+    batch size only, never on the machine.
+    """
+    total = 0
+
+    def count(layer, inputs, output):
+        nonlocal total
+        weights = sum(p.numel() for p in layer.parameters(recurse=False))
+        out = output[0] if isinstance(output, tuple) else output
+        if not weights or not isinstance(out, torch.Tensor) or out.dim() < 2:
+            return
+        if isinstance(layer, torch.nn.modules.conv._ConvNd):
+            positions = out[0, 0].numel()
+        elif isinstance(layer, torch.nn.RNNBase):
+            positions = out.shape[1] if layer.batch_first else out.shape[0]
+        else:
+            positions = max(1, out[0].numel() // out.shape[-1])
+        total += weights * positions
+
+    module = getattr(module, "module", module)  # the network inside a parallel wrapper
+    hooks = [m.register_forward_hook(count) for m in module.modules() if not list(m.children())]
+    was_training = module.training
+    try:
+        module.eval()
+        with torch.no_grad():
+            module(row[:1])
+    finally:
+        module.train(was_training)
+        for hook in hooks:
+            hook.remove()
+    return int(total) * int(batch_size)
+
+
+@contextmanager
+def training_threads(work: int, device: torch.device):
+    """Run a fit on one intra-op thread when its batches are small work, then restore.
+
+    ``work`` is :func:`batch_work`. On the CPU a fit whose batches are
+    below :data:`ONE_THREAD_WORK` multiply-adds trains on one thread;
+    larger ones keep the caller's ``torch.get_num_threads()``. The
+    caller's setting is restored afterwards, also when the fit raises.
+    The choice depends on the network and the batch size only, so the
+    same seed gives the same model on the same machine, busy or idle.
+    """
+    previous = torch.get_num_threads()
+    threads = 1 if device.type == "cpu" and work < ONE_THREAD_WORK else previous
+    if threads == previous:
+        yield previous
+        return
+    torch.set_num_threads(threads)
+    try:
+        yield threads
+    finally:
+        torch.set_num_threads(previous)
+
+
 def train(
     net: AutoEncoderNet | Callable[[], AutoEncoderNet],
     data: TensorPair | MemmapSource,
@@ -1312,8 +1390,10 @@ def train(
             net.initialize()
         split = net.train_split
         net.train_split = split if validate else None
+        work = batch_work(net.module_, data.first_rows(1), net.batch_size)
         try:
-            net.partial_fit(data, None, epochs=epochs)
+            with training_threads(work, device):
+                net.partial_fit(data, None, epochs=epochs)
         finally:
             net.train_split = split
     if net.interrupted and len(net.history):

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.exceptions import ConvergenceWarning
+from skorch.callbacks import Callback
 
 import skae
 from skae import (
@@ -328,3 +329,53 @@ def test_convolutional_inference_batches_are_sized_by_the_feature_maps():
     finally:
         hook.remove()
     assert shapes == [_engine.INFERENCE_BYTES // (4 * 32 * 784)] == [41]
+
+
+# ----------------------------------------------------------------------------
+# Threads: small batches train on one thread, and the caller's setting returns
+# ----------------------------------------------------------------------------
+_THREADS_SEEN = []
+
+
+class _ThreadsSeen(Callback):  # the fit trains with a copy: record in the module
+    def on_batch_begin(self, net, **kwargs):
+        _THREADS_SEEN.append(torch.get_num_threads())
+
+
+@pytest.mark.parametrize("hidden, expected", [((16,), 1), ((2048, 2048), 2)])
+def test_small_batches_train_on_one_thread_and_the_setting_is_restored(hidden, expected):
+    X = np.random.RandomState(0).rand(128, 64).astype(np.float32)
+    _THREADS_SEEN.clear()
+    ae = AutoEncoder(
+        4, hidden_layer_sizes=hidden, max_epochs=1, random_state=0, callbacks=[_ThreadsSeen()]
+    )
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        ae.fit(X)
+        assert torch.get_num_threads() == 2
+        assert set(_THREADS_SEEN) == {expected}
+    finally:
+        torch.set_num_threads(previous)
+
+
+def test_the_thread_count_is_restored_when_a_fit_fails():
+    class Boom(Callback):
+        def on_batch_end(self, net, **kwargs):
+            raise RuntimeError("boom")
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with pytest.raises(RuntimeError, match="boom"):
+            AutoEncoder(2, max_epochs=1, callbacks=[Boom()]).fit(np.random.rand(40, 5))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)
+
+
+def test_batch_work_counts_dense_and_convolution_multiply_adds():
+    dense = torch.nn.Sequential(torch.nn.Linear(10, 4), torch.nn.ReLU(), torch.nn.Linear(4, 10))
+    assert _engine.batch_work(dense, torch.zeros(3, 10), 8) == 8 * (10 * 4 + 4 + 4 * 10 + 10)
+    conv = torch.nn.Conv2d(1, 2, 3, padding=1)  # applied at 5 x 5 positions
+    assert _engine.batch_work(conv, torch.zeros(1, 1, 5, 5), 2) == 2 * (2 * 9 + 2) * 25
