@@ -150,16 +150,49 @@ def evaluate(data, seed, numeric=NUMERIC, categorical=CATEGORICAL, fraction=0.2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         detector = AutoEncoderOutlierDetector(TabularAE(), random_state=seed).fit(train)
-    forest = IsolationForest(random_state=seed).fit(A_train)
+    baselines = {name: make(seed).fit(A_train) for name, make in BASELINES.items()}
     for kind in ("species", "shift"):
         bad = corrupt(test, kind, np.random.RandomState(seed + 1), numeric, categorical, std)
         (A_bad,), *_ = _one_hot_scaled(train, [bad], numeric, categorical)
         labels = np.r_[np.zeros(n_test), np.ones(n_test)]
         scores = np.r_[detector.score_samples(test), detector.score_samples(bad)]
         result[f"auc_{kind}"] = roc_auc_score(labels, -scores)
-        forest_scores = np.r_[forest.score_samples(A_test), forest.score_samples(A_bad)]
-        result[f"auc_{kind}_iforest"] = roc_auc_score(labels, -forest_scores)
+        for name, model in baselines.items():
+            outlying = np.r_[_outlying(model, A_test), _outlying(model, A_bad)]
+            result[f"auc_{kind}_{name}"] = roc_auc_score(labels, outlying)
     return result
+
+
+def _outlying(model, A):
+    """Anomaly scores, higher for more anomalous rows (sklearn's and PyOD's conventions)."""
+    if hasattr(model, "decision_scores_"):  # PyOD: decision_function grows with outlyingness
+        return model.decision_function(A)
+    return -model.score_samples(A)
+
+
+# Detectors on the one-hot categories and the standardised numbers, at their
+# libraries' defaults: IsolationForest, and PyOD's where it is installed.
+BASELINES = {"iforest": lambda seed: IsolationForest(random_state=seed)}
+try:
+    from pyod.models.auto_encoder import AutoEncoder as PyODAutoEncoder
+    from pyod.models.ecod import ECOD
+    from pyod.models.vae import VAE as PyODVAE
+except ImportError:  # pragma: no cover - the bench extra installs PyOD
+    pass
+else:
+    BASELINES.update(
+        {
+            "pyod_ae": lambda seed: PyODAutoEncoder(random_state=seed, device="cpu", verbose=0),
+            "pyod_vae": lambda seed: PyODVAE(random_state=seed, device="cpu", verbose=0),
+            "ecod": lambda seed: ECOD(),
+        }
+    )
+BASELINE_NAMES = {
+    "iforest": "IForest",
+    "pyod_ae": "PyOD AE",
+    "pyod_vae": "PyOD VAE",
+    "ecod": "ECOD",
+}
 
 
 def _report(name, results):
@@ -184,6 +217,11 @@ def _report(name, results):
         f"{m['num_mse_pca']:>5.3f}  {m['auc_species']:>11.3f}  {m['auc_species_iforest']:>7.3f}  "
         f"{m['auc_shift']:>9.3f}  {m['auc_shift_iforest']:>7.3f}  {m['fit_s']:>5.1f}"
     )
+    header = "".join(f"{BASELINE_NAMES[b]:>10}" for b in BASELINES)
+    print(f"anomaly ROC-AUC, mean over seeds:  {'skae':>8}{header}")
+    for kind in ("species", "shift"):
+        row = "".join(f"{m[f'auc_{kind}_{b}']:>10.3f}" for b in BASELINES)
+        print(f"  {kind:<32}{m[f'auc_{kind}']:>8.3f}{row}")
     print(
         f"ratios: numeric MSE {m['num_mse'] / m['num_mse_mean']:.2f}x the mean's, "
         f"{m['num_mse'] / m['num_mse_pca']:.2f}x PCA's; categorical errors "
