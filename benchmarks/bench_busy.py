@@ -1,7 +1,8 @@
 """Training on a busy machine: skae's thread choice against torch's default threads.
 
 Run as ``python benchmarks/bench_busy.py`` on an otherwise idle machine
-(``--demo-epochs N`` for the demo's epochs, 10 by default; ``--skip-demo``).
+(``--demo-epochs N`` for the demo's epochs, 0 (each model's own) by
+default; ``--skip-demo``, ``--skip-conv``, ``--skip-threads`` leave parts out).
 
 torch trains on as many intra-op threads as the machine has cores. When
 another process keeps a core busy, those threads wait for each other at
@@ -114,9 +115,14 @@ def threads_rows(X, repeats):
         print(f"{name:<38}{work:>14,}{one:>10.2f}{many:>10.2f}{one / many:>7.2f}")
 
 
+def _demo_args(epochs, out):
+    """``skae demo``'s arguments; ``epochs`` 0 keeps each model's own epochs."""
+    return ["demo", "--quiet", "--out", out] + (["--epochs", str(epochs)] if epochs else [])
+
+
 def demo(epochs, out):
     subprocess.run(
-        [sys.executable, "-m", "skae", "demo", "--epochs", str(epochs), "--quiet", "--out", out],
+        [sys.executable, "-m", "skae", *_demo_args(epochs, out)],
         check=True,
         stdout=subprocess.DEVNULL,
     )
@@ -128,24 +134,20 @@ def demo_off(epochs, out):
         "from skae.cli import main; sys.exit(main(sys.argv[1:]))"
     )
     subprocess.run(
-        [sys.executable, "-c", code, "demo", "--epochs", str(epochs), "--quiet", "--out", out],
+        [sys.executable, "-c", code, *_demo_args(epochs, out)],
         check=True,
         stdout=subprocess.DEVNULL,
     )
 
 
-def busy_rows(X, repeats, demo_epochs, with_demo):
+def busy_rows(X, repeats, demo_epochs, with_demo, with_conv=True):
     print(f"\nbusy (seconds, best of {repeats}; ratio = busy / idle of the same configuration)")
     print(f"{'run':<44}{'choice':>8}{'idle':>8}{'busy':>8}{'ratio':>7}")
     runs = []
     if with_demo:
         folder = tempfile.mkdtemp()
-        runs.append(
-            (
-                f"skae demo --epochs {demo_epochs}",
-                lambda on: lambda: (demo if on else demo_off)(demo_epochs, folder),
-            )
-        )
+        label = f"skae demo --epochs {demo_epochs}" if demo_epochs else "skae demo"
+        runs.append((label, lambda on: lambda: (demo if on else demo_off)(demo_epochs, folder)))
 
     def conv(on):
         def fit():
@@ -154,7 +156,8 @@ def busy_rows(X, repeats, demo_epochs, with_demo):
 
         return fit
 
-    runs.append((f"ConvAE(32, 28x28), {len(X)} digits, 1 epoch", conv))
+    if with_conv:
+        runs.append((f"ConvAE(32, 28x28), {len(X)} digits, 1 epoch", conv))
     for name, make in runs:
         for on in (True, False):
             idle = best(make(on), repeats)
@@ -167,9 +170,10 @@ def busy_rows(X, repeats, demo_epochs, with_demo):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--demo-epochs", type=int, default=10)
+    parser.add_argument("--demo-epochs", type=int, default=0)
     parser.add_argument("--skip-demo", action="store_true")
     parser.add_argument("--skip-threads", action="store_true")
+    parser.add_argument("--skip-conv", action="store_true")
     args = parser.parse_args()
     warnings.simplefilter("ignore", ConvergenceWarning)  # one-epoch fits, timed only
     X = load_mnist_sample()[0][:2000].astype(np.float32)
@@ -179,7 +183,7 @@ def main():
     )
     if not args.skip_threads:
         threads_rows(X, args.repeats)
-    busy_rows(X, args.repeats, args.demo_epochs, not args.skip_demo)
+    busy_rows(X, args.repeats, args.demo_epochs, not args.skip_demo, not args.skip_conv)
 
 
 if __name__ == "__main__":
