@@ -1294,8 +1294,11 @@ def _silent(*args, **kwargs):
 ONE_THREAD_WORK = 2 * 10**7
 
 
-def batch_work(module: torch.nn.Module, row: torch.Tensor, batch_size: int) -> int:
+def batch_work(module: torch.nn.Module, row: torch.Tensor, batch_size: int) -> int | None:
     """Multiply-adds of ``module``'s forward pass on ``batch_size`` rows like ``row``.
+
+    None when the module cannot be run on its own on one row (a module of
+    one's own with no ``forward``, say): the work is then unknown.
 
     Counted from one row run in evaluation mode under ``no_grad``: a
     layer's weights times the positions it is applied at (1 for a dense
@@ -1326,6 +1329,8 @@ def batch_work(module: torch.nn.Module, row: torch.Tensor, batch_size: int) -> i
         module.eval()
         with torch.no_grad():
             module(row[:1])
+    except Exception:  # a module of one's own that runs only as its net calls it
+        return None
     finally:
         module.train(was_training)
         for hook in hooks:
@@ -1334,18 +1339,20 @@ def batch_work(module: torch.nn.Module, row: torch.Tensor, batch_size: int) -> i
 
 
 @contextmanager
-def training_threads(work: int, device: torch.device):
+def training_threads(work: int | None, device: torch.device):
     """Run a fit on one intra-op thread when its batches are small work, then restore.
 
     ``work`` is :func:`batch_work`. On the CPU a fit whose batches are
     below :data:`ONE_THREAD_WORK` multiply-adds trains on one thread;
-    larger ones keep the caller's ``torch.get_num_threads()``. The
+    larger ones, and those of unknown work, keep the caller's
+    ``torch.get_num_threads()``. The
     caller's setting is restored afterwards, also when the fit raises.
     The choice depends on the network and the batch size only, so the
     same seed gives the same model on the same machine, busy or idle.
     """
     previous = torch.get_num_threads()
-    threads = 1 if device.type == "cpu" and work < ONE_THREAD_WORK else previous
+    small = work is not None and work < ONE_THREAD_WORK
+    threads = 1 if device.type == "cpu" and small else previous
     if threads == previous:
         yield previous
         return
