@@ -1327,7 +1327,8 @@ def batch_work(module: torch.nn.Module, row: torch.Tensor, batch_size: int) -> i
     was_training = module.training
     try:
         module.eval()
-        with torch.no_grad():
+        # a module of one's own may draw in its forward: the fit's stream stays untouched
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
             module(row[:1])
     except Exception:  # a module of one's own that runs only as its net calls it
         return None
@@ -1339,10 +1340,10 @@ def batch_work(module: torch.nn.Module, row: torch.Tensor, batch_size: int) -> i
 
 
 @contextmanager
-def training_threads(work: int | None, device: torch.device):
+def training_threads(work: int | None):
     """Run a fit on one intra-op thread when its batches are small work, then restore.
 
-    ``work`` is :func:`batch_work`. On the CPU a fit whose batches are
+    ``work`` is :func:`batch_work`, None off the CPU. A fit whose batches are
     below :data:`ONE_THREAD_WORK` multiply-adds trains on one thread;
     larger ones, and those of unknown work, keep the caller's
     ``torch.get_num_threads()``. The
@@ -1352,7 +1353,7 @@ def training_threads(work: int | None, device: torch.device):
     """
     previous = torch.get_num_threads()
     small = work is not None and work < ONE_THREAD_WORK
-    threads = 1 if device.type == "cpu" and small else previous
+    threads = 1 if small else previous
     if threads == previous:
         yield previous
         return
@@ -1397,9 +1398,11 @@ def train(
             net.initialize()
         split = net.train_split
         net.train_split = split if validate else None
-        work = batch_work(net.module_, data.first_rows(1), net.batch_size)
+        # the thread choice is the CPU's: no counting pass on another device
+        cpu = device.type == "cpu"
+        work = batch_work(net.module_, data.first_rows(1), net.batch_size) if cpu else None
         try:
-            with training_threads(work, device):
+            with training_threads(work):
                 net.partial_fit(data, None, epochs=epochs)
         finally:
             net.train_split = split

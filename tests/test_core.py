@@ -379,3 +379,20 @@ def test_batch_work_counts_dense_and_convolution_multiply_adds():
     assert _engine.batch_work(dense, torch.zeros(3, 10), 8) == 8 * (10 * 4 + 4 + 4 * 10 + 10)
     conv = torch.nn.Conv2d(1, 2, 3, padding=1)  # applied at 5 x 5 positions
     assert _engine.batch_work(conv, torch.zeros(1, 1, 5, 5), 2) == 2 * (2 * 9 + 2) * 25
+
+
+def test_counting_the_work_draws_nothing_from_the_fits_random_stream():
+    class Drawing(torch.nn.Module):  # a module of one's own that samples in forward
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(4, 4)
+
+        def forward(self, x):
+            return self.layer(x) + torch.randn_like(x)
+
+    module = Drawing()
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    assert _engine.batch_work(module, torch.zeros(1, 4), 10) == 10 * (16 + 4)
+    np.testing.assert_array_equal(torch.rand(3), expected)
