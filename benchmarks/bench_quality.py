@@ -29,8 +29,18 @@ import torch
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import Pipeline
 
-from skae import CVAE, VAE, AutoEncoder, ConvAE, ConvDenoisingAE, DenoisingAE, add_noise
+from skae import (
+    CVAE,
+    VAE,
+    AutoEncoder,
+    ConvAE,
+    ConvDenoisingAE,
+    DenoisingAE,
+    NoiseAugmenter,
+    add_noise,
+)
 from skae.datasets import load_mnist_sample, load_photo_patches, load_upscaled_digits
 
 
@@ -58,7 +68,27 @@ def pca_reconstruct(n_components, X_train, X):
 def timed_fit(model, X, y=None):
     start = time.perf_counter()
     model.fit(X, y) if y is not None else model.fit(X)
-    return model, (time.perf_counter() - start) / model.n_iter_
+    fitted = model[-1] if isinstance(model, Pipeline) else model
+    return model, (time.perf_counter() - start) / fitted.n_iter_
+
+
+def denoiser_forms(name, make, level):
+    """The row's denoiser given its noise, and the Pipeline form of the same recipe.
+
+    ``make(noise_level)`` builds the denoiser; the Pipeline form puts a
+    ``NoiseAugmenter("gaussian", level=level)`` (its defaults otherwise)
+    before the same denoiser, which then trains on the augmenter's recipe.
+    Both are judged with ``reconstruct`` on the same noisy test data.
+    """
+    if wanted(name):
+        yield name, make(level)
+    if wanted(f"{name}, Pipeline form"):
+        augmenter = NoiseAugmenter("gaussian", level=level, random_state=0)
+        yield f"{name}, Pipeline form", Pipeline([("noise", augmenter), ("dae", make(None))])
+
+
+def denoised(model, noisy):
+    return (model[-1] if isinstance(model, Pipeline) else model).reconstruct(noisy)
 
 
 ROWS = []
@@ -113,31 +143,31 @@ def mnist_rows(X_train, X_test, y_train, y_test, epochs):
         score = knn(model.transform(X_train), y_train, model.transform(X_test), y_test)
         row(name, "PCA(2) kNN", knn=score, s_per_epoch=spe)
 
-    for name, model, level in [
+    for name, make, level in [
         (
             "DenoisingAE(32), gaussian 0.4",
-            DenoisingAE(32, noise_level=0.4, max_epochs=epochs, **seed),
+            lambda lv: DenoisingAE(32, noise_level=lv, max_epochs=epochs, **seed),
             0.4,
         ),
         (
             "ConvDenoisingAE((28, 28)), gaussian 0.5",
-            ConvDenoisingAE(image_shape=(28, 28), noise_level=0.5, max_epochs=epochs, **seed),
+            lambda lv: ConvDenoisingAE(
+                image_shape=(28, 28), noise_level=lv, max_epochs=epochs, **seed
+            ),
             0.5,
         ),
     ]:
-        if not wanted(name):
-            continue
         noisy = add_noise(X_test, "gaussian", level, clip=(0, 1), random_state=1)
-        model, spe = timed_fit(model, X_train)
-        denoised = model.reconstruct(noisy)
-        row(
-            name,
-            "noisy input PSNR",
-            psnr=psnr(denoised, X_test),
-            noisy_psnr=psnr(noisy, X_test),
-            pca_psnr=psnr(pca_reconstruct(32, X_train, noisy), X_test),
-            s_per_epoch=spe,
-        )
+        for form, model in denoiser_forms(name, make, level):
+            model, spe = timed_fit(model, X_train)
+            row(
+                form,
+                "noisy input PSNR",
+                psnr=psnr(denoised(model, noisy), X_test),
+                noisy_psnr=psnr(noisy, X_test),
+                pca_psnr=psnr(pca_reconstruct(32, X_train, noisy), X_test),
+                s_per_epoch=spe,
+            )
 
     if not wanted("CVAE(8) samples of each digit"):
         return
@@ -158,71 +188,154 @@ def mnist_rows(X_train, X_test, y_train, y_test, epochs):
 
 def large_image_rows(epochs):
     seed = {"random_state": 0}
-    if wanted("DenoisingAE(250, ()) 100x100, gaussian 0.5"):
-        large_digit_row(epochs, seed)
-    if wanted("ConvDenoisingAE((3, 64, 64)), gaussian 0.2"):
-        colour_row(epochs, seed)
-    if wanted("DenoisingAE(64), grey 8x8 patches, 0.1"):
-        grey_row(epochs, seed)
+    large_digit_rows(epochs, seed)
+    colour_rows(epochs, seed)
+    grey_rows(epochs, seed)
+    grey_image_rows(epochs, seed)
 
 
-def large_digit_row(epochs, seed):
+def large_digit_rows(epochs, seed):
+    name = "DenoisingAE(250, ()) 100x100, gaussian 0.5"
     X, _ = load_upscaled_digits(100)
     X_train, X_test = X[:1500], X[1500:]
     noisy = add_noise(X_test, "gaussian", 0.5, clip=(0, 1), random_state=1)
-    dae, spe = timed_fit(
-        DenoisingAE(
+
+    def make(level):
+        return DenoisingAE(
             250,
             hidden_layer_sizes=(),
             input_dropout=0.15,
-            noise_level=0.5,
+            noise_level=level,
             max_epochs=epochs,
             **seed,
-        ),
-        X_train,
-    )
-    row(
-        "DenoisingAE(250, ()) 100x100, gaussian 0.5",
-        "noisy input PSNR",
-        psnr=psnr(dae.reconstruct(noisy), X_test),
-        noisy_psnr=psnr(noisy, X_test),
-        s_per_epoch=spe,
-    )
+        )
+
+    for form, model in denoiser_forms(name, make, 0.5):
+        dae, spe = timed_fit(model, X_train)
+        row(
+            form,
+            "noisy input PSNR",
+            psnr=psnr(denoised(dae, noisy), X_test),
+            noisy_psnr=psnr(noisy, X_test),
+            s_per_epoch=spe,
+        )
 
 
-def colour_row(epochs, seed):
+def colour_rows(epochs, seed):
     # train on china.jpg's patches 16 pixels apart (851), test on flower.jpg's
     # 32 apart (228)
+    name = "ConvDenoisingAE((3, 64, 64)), gaussian 0.2"
+    if not wanted(f"{name}, Pipeline form"):  # either form
+        return
     patches, photo = load_photo_patches(64, stride=16)
     train = patches[photo == 0]
     patches, photo = load_photo_patches(64, stride=32)
     test = patches[photo == 1]
     noisy = add_noise(test, "gaussian", 0.2, clip=(0, 1), random_state=1)
-    cdae, spe = timed_fit(
-        ConvDenoisingAE(image_shape=(3, 64, 64), max_epochs=epochs, **seed), train
-    )
-    row(
-        "ConvDenoisingAE((3, 64, 64)), gaussian 0.2",
-        "noisy per-image RMSE",
-        rmse=image_rmse(cdae.reconstruct(noisy), test),
-        noisy_rmse=image_rmse(noisy, test),
-        s_per_epoch=spe,
-    )
+
+    def make(level):
+        return ConvDenoisingAE(
+            image_shape=(3, 64, 64), noise_level=level, max_epochs=epochs, **seed
+        )
+
+    for form, model in denoiser_forms(name, make, 0.2):
+        cdae, spe = timed_fit(model, train)
+        row(
+            form,
+            "noisy per-image RMSE",
+            rmse=image_rmse(denoised(cdae, noisy), test),
+            noisy_rmse=image_rmse(noisy, test),
+            s_per_epoch=spe,
+        )
 
 
-def grey_row(epochs, seed):
-    grey, photo = load_photo_patches(8, grayscale=True, stride=4)
-    train, test = grey[photo == 0][::4], grey[photo == 1][::8]
+def grey_rows(epochs, seed):
+    # the benchmark's row: 8x8 patches 4 pixels apart, a quarter of china.jpg's
+    # for training, an eighth of flower.jpg's for testing
+    name = "DenoisingAE(64), grey 8x8 patches, 0.1"
+    if wanted(f"{name}, Pipeline form"):  # either form
+        grey, photo = load_photo_patches(8, grayscale=True, stride=4)
+        train, test = grey[photo == 0][::4], grey[photo == 1][::8]
+        patch_rows(name, train, test, epochs, seed)
+    # patch sizes the row was not tuned on, each photo in turn the training one
+    for size in (8, 16, 32):
+        grey, photo = load_photo_patches(size, grayscale=True, stride=size // 2)
+        for fit_on, names in ((0, "china -> flower"), (1, "flower -> china")):
+            name = f"DenoisingAE(64), grey {size}x{size} patches, 0.1, {names}"
+            if not wanted(name):
+                continue
+            rng = np.random.default_rng(size)
+            train, test = grey[photo == fit_on], grey[photo != fit_on]
+            train = train[rng.permutation(len(train))[:4000]]
+            test = test[rng.permutation(len(test))[:1000]]
+            patch_rows(name, train, test, epochs, seed, forms=False)
+
+
+def patch_rows(name, train, test, epochs, seed, forms=True):
     noisy = add_noise(test, "gaussian", 0.1, clip=(0, 1), random_state=1)
-    dae, spe = timed_fit(DenoisingAE(64, noise_level=0.1, max_epochs=epochs, **seed), train)
-    row(
-        "DenoisingAE(64), grey 8x8 patches, 0.1",
-        "PCA(32) PSNR",
-        psnr=psnr(dae.reconstruct(noisy), test),
-        pca_psnr=psnr(pca_reconstruct(32, train, noisy), test),
-        noisy_psnr=psnr(noisy, test),
-        s_per_epoch=spe,
-    )
+
+    def make(level):
+        return DenoisingAE(64, noise_level=level, max_epochs=epochs, **seed)
+
+    models = denoiser_forms(name, make, 0.1) if forms else [(name, make(0.1))]
+    for form, model in models:
+        dae, spe = timed_fit(model, train)
+        row(
+            form,
+            "PCA(32) PSNR",
+            psnr=psnr(denoised(dae, noisy), test),
+            pca_psnr=psnr(pca_reconstruct(32, train, noisy), test),
+            noisy_psnr=psnr(noisy, test),
+            n_train=len(train),
+            s_per_epoch=spe,
+        )
+
+
+def grey_image_rows(epochs, seed):
+    # grey 64x64 images, as the scan-denoising labs: china.jpg's patches 16
+    # pixels apart train, flower.jpg's 32 apart test
+    name = "ConvDenoisingAE((64, 64)), grey photos, gaussian 0.2"
+    if not wanted(f"{name}, Pipeline form"):  # either form
+        return
+    grey, photo = load_photo_patches(64, grayscale=True, stride=16)
+    train = grey[photo == 0]
+    grey, photo = load_photo_patches(64, grayscale=True, stride=32)
+    test = grey[photo == 1]
+    noisy = add_noise(test, "gaussian", 0.2, clip=(0, 1), random_state=1)
+
+    def make(level):
+        return ConvDenoisingAE(image_shape=(64, 64), noise_level=level, max_epochs=epochs, **seed)
+
+    for form, model in denoiser_forms(name, make, 0.2):
+        cdae, spe = timed_fit(model, train)
+        row(
+            form,
+            "noisy, PCA(32) PSNR",
+            psnr=psnr(denoised(cdae, noisy), test),
+            noisy_psnr=psnr(noisy, test),
+            pca_psnr=psnr(pca_reconstruct(32, train, noisy), test),
+            s_per_epoch=spe,
+        )
+
+
+def train_size_rows(X_train, X_test, epochs):
+    # the same models on fewer training digits, each against PCA(32) fitted on them
+    seed = {"random_state": 0}
+    for n in (100, 1000, 4000):
+        subset = X_train[:n]
+        ref = mse(pca_reconstruct(32, subset, X_test), X_test)
+        for name, model in [
+            (f"AutoEncoder(32), {n} train digits", AutoEncoder(32, max_epochs=epochs, **seed)),
+            (
+                f"ConvAE(32, image_shape=(28, 28)), {n} train digits",
+                ConvAE(32, image_shape=(28, 28), max_epochs=epochs, **seed),
+            ),
+        ]:
+            if not wanted(name):
+                continue
+            model, spe = timed_fit(model, subset)
+            err = mse(model.reconstruct(X_test), X_test)
+            row(name, "PCA(32) MSE", mse=err, pca_mse=ref, ratio=err / ref, s_per_epoch=spe)
 
 
 def main():
@@ -248,6 +361,7 @@ def main():
     mnist_rows(X_train, X_test, y_train, y_test, epochs)
     if not args.quick:
         large_image_rows(epochs)
+        train_size_rows(X_train, X_test, epochs)
 
 
 if __name__ == "__main__":
