@@ -79,7 +79,7 @@ class AutoEncoder(BaseAutoEncoder):
         lr=3e-3,
         lr_schedule="auto",
         weight_decay=0.0,
-        batch_size=64,
+        batch_size="auto",
         max_epochs=100,
         shuffle=True,
         early_stopping=False,

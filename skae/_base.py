@@ -292,7 +292,7 @@ class BaseAutoEncoder(
         "lr": [Interval(Real, 0, None, closed="neither")],
         "lr_schedule": [StrOptions({"auto", *_engine.LR_SCHEDULES})],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
         "early_stopping": ["boolean"],
@@ -389,7 +389,18 @@ class BaseAutoEncoder(
                 "(e.g. MinMaxScaler) or use loss='mse'."
             )
         # the corruption learned from a NoiseAugmenter's data, which score undoes
-        return {"loss_": loss, "noise_": call.recipe}
+        batch, lr = self._resolve_batch(None if call.incremental else len(X))
+        return {"loss_": loss, "noise_": call.recipe, "batch_size_": batch, "lr_": lr}
+
+    def _resolve_batch(self, n_rows: int | None) -> tuple[int, float]:
+        """The ``(batch_size_, lr_)`` this call trains with: "auto" resolved (``_engine.auto_batch``).
+
+        ``n_rows`` is None in ``partial_fit``, which sees a chunk, not the
+        data set. An explicit batch size trains at ``lr`` as given.
+        """
+        if self.batch_size == "auto":
+            return _engine.auto_batch(n_rows, self.lr)
+        return int(self.batch_size), float(self.lr)
 
     @abstractmethod
     def _build_module(self, n_features: int, target: np.ndarray | None) -> torch.nn.Module:
@@ -702,12 +713,12 @@ class BaseAutoEncoder(
 
     def _apply_continued_params(self, net):
         """Give a continued net the current ``lr``, ``lr_schedule``, ``batch_size`` and ``shuffle``."""
-        lr = float(self.lr)
+        lr = self.lr_
         net.lr = lr
         net.lr_schedule = self.lr_schedule
         for group in net.optimizer_.param_groups:
             group["lr"] = lr
-        net.batch_size = int(self.batch_size)
+        net.batch_size = self.batch_size_
         net.iterator_train__shuffle = bool(self.shuffle)
 
     # Rows whose forward pass is checked for inf and NaN after training: a
@@ -813,10 +824,10 @@ class BaseAutoEncoder(
                 self._build_criterion(),
                 optimizer=self.optimizer,
                 optimizer_kwargs=self.optimizer_kwargs,
-                lr=self.lr,
+                lr=self.lr_,
                 lr_schedule=self.lr_schedule,
                 weight_decay=self.weight_decay,
-                batch_size=self.batch_size,
+                batch_size=self.batch_size_,
                 shuffle=self.shuffle,
                 validation=validation,
                 early_stopping_patience=self.n_iter_no_change if self.early_stopping else None,
@@ -902,6 +913,8 @@ class BaseAutoEncoder(
                     "does not have; it is loaded on the CPU. Pass device= to load to choose."
                 )
                 placed = _engine.resolve_device("cpu")
+        if not hasattr(self, "batch_size_"):  # a file from before batch_size="auto"
+            self.batch_size_, self.lr_ = self._resolve_batch(None)
         seed = int(self._seed)
         n_features = self._module_features()
         self._check_saved_shapes(n_features, module_state)

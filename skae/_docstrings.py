@@ -86,7 +86,9 @@ optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, defaul
     optimizer_kwargs : dict or None, default=None
         Extra keyword arguments for the optimizer, e.g. ``{"momentum": 0.9}``.
     lr : float, default=3e-3
-        Learning rate.
+        Learning rate, at a batch of 64 when ``batch_size="auto"`` (which
+        lowers it with smaller batches, see ``batch_size``); the rate
+        trained at is ``lr_``.
     lr_schedule : {"auto", "cooldown", "constant", "cosine"}, default="auto"
         How the learning rate moves over the epochs of one ``fit``.
         "cooldown" trains at ``lr`` and, over the last fifth of
@@ -101,8 +103,15 @@ optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, defaul
         rate of each epoch is recorded in ``net_.history[:, "lr"]``.
     weight_decay : float, default=0.0
         L2 penalty handed to the optimizer.
-    batch_size : int, default=64
-        Samples per training batch (also the chunk size at inference).
+    batch_size : int or "auto", default="auto"
+        Samples per training batch. "auto" is resolved in each ``fit``
+        (``batch_size_``): the largest of 8, 16, 32 and 64 that still gives
+        32 batches per epoch, so 64 from 2,048 rows up, and smaller batches,
+        hence more optimizer steps, on small data, each trained at ``lr``
+        times the square root of the batch over 64 (``lr_``); 64 at ``lr``
+        in ``partial_fit``, which sees one chunk, not the data set. An
+        integer trains at ``lr`` as given. Inference picks its own batches,
+        whatever this is.
     max_epochs : int, default=100
         Passes over the training data in ``fit`` (fewer with early stopping).
     shuffle : bool, default=True
@@ -172,6 +181,12 @@ net_ : skorch.NeuralNet
         Number of epochs trained.
     loss_ : str
         The training loss used (``loss`` with "auto" resolved).
+    batch_size_ : int
+        The training batch size of the last ``fit`` or ``partial_fit``
+        (``batch_size`` with "auto" resolved).
+    lr_ : float
+        The learning rate it trained at (``lr``, scaled with the batch
+        when ``batch_size="auto"``).
     noise_ : NoiseRecipe or None
         The corruption the model was trained to undo, with which ``score``
         corrupts the clean data it judges: a denoiser's recipe, or that of

@@ -54,6 +54,7 @@ from .modules.output import output_logits
 
 __all__ = [
     "AutoEncoderNet",
+    "auto_batch",
     "BatchIterator",
     "resolve_lr_schedule",
     "column_mean",
@@ -552,6 +553,36 @@ def column_mean(X: np.ndarray) -> np.ndarray:
     for (chunk,) in row_chunks(X):
         total += chunk.sum(axis=0, dtype=np.float64)
     return total / len(X)
+
+
+# batch_size="auto": the largest power of two between these bounds that
+# still gives an epoch AUTO_BATCHES_PER_EPOCH optimizer steps, so that small
+# data sets train with about as many updates per epoch as the 4,000-digit
+# benchmark's batches of 64 give (62). The rate follows the batch by the
+# square-root rule of adaptive optimizers (``lr`` is the rate at the upper
+# bound), which keeps the noise of each update as at a batch of 64. Measured
+# on 1,000 real digits at 30 epochs, test MSE against PCA(32)'s: ConvAE(32)
+# 0.59x (0.75x with batches of 64), AutoEncoder(32) 0.78x (0.79x; 0.82x at
+# a batch of 16 without the lower rate).
+AUTO_BATCH_BOUNDS = (8, 64)
+AUTO_BATCHES_PER_EPOCH = 32
+
+
+def auto_batch(n_rows: int | None, lr: float) -> tuple[int, float]:
+    """The ``(batch size, rate)`` that ``batch_size="auto"`` gives ``n_rows`` training rows.
+
+    The batch is the largest power of two within :data:`AUTO_BATCH_BOUNDS`
+    that leaves at least :data:`AUTO_BATCHES_PER_EPOCH` batches per epoch
+    (the lower bound when none does), or the upper bound when the number of
+    rows is not known (``None``: ``partial_fit``, whose chunks are not the
+    data set). The rate is ``lr`` times the square root of the batch over
+    the upper bound.
+    """
+    low, high = AUTO_BATCH_BOUNDS
+    size = high if n_rows is None else low
+    while size * 2 <= high and size * 2 * AUTO_BATCHES_PER_EPOCH <= n_rows:
+        size *= 2
+    return size, float(lr) * math.sqrt(size / high)
 
 
 def in_unit_range(X: np.ndarray) -> bool:

@@ -221,7 +221,7 @@ class VAE(ImageInputMixin, BaseAutoEncoder):
         lr=3e-3,
         lr_schedule="auto",
         weight_decay=0.0,
-        batch_size=64,
+        batch_size="auto",
         max_epochs=100,
         shuffle=True,
         early_stopping=False,

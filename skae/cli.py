@@ -539,13 +539,13 @@ def step_latent_2d(ctx: DemoContext) -> list[str]:
     from .plotting import LatentGridDisplay, LatentSpaceDisplay, LossCurveDisplay, SamplesDisplay
 
     # Binary cross-entropy, as in the classic VAE labs, and a wide first layer:
-    # on the digits, 150 epochs give a 2-D code whose classes separate (kNN
-    # accuracy 0.89 against 0.62 for PCA(2)).
+    # on the digits, 75 epochs of batch_size="auto"'s batches of 32 give a 2-D
+    # code whose classes separate (kNN accuracy 0.87 against 0.62 for PCA(2)).
     vae = VAE(
         n_components=2,
         hidden_layer_sizes=(256, 64),
         loss="bce",
-        **ctx.estimator_params("VAE (2-D code)", 150),
+        **ctx.estimator_params("VAE (2-D code)", 75),
     ).fit(ctx.X_train)
     display = LossCurveDisplay.from_estimator(vae)
     display.ax_.set_title("VAE (negative ELBO)")

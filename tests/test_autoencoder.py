@@ -182,7 +182,10 @@ def test_optimizers(digits, optimizer, kwargs, lr, expected):
     X, _ = digits
     ae = AutoEncoder(optimizer=optimizer, optimizer_kwargs=kwargs, lr=lr, **FAST).fit(X)
     assert type(ae.net_.optimizer_) is expected
-    assert ae.net_.optimizer_.param_groups[0]["lr"] == lr
+    # batch_size="auto": 1,797 rows give 32 batches of 32 an epoch, at the rate scaled to them
+    assert ae.batch_size_ == 32
+    assert ae.lr_ == pytest.approx(lr * (32 / 64) ** 0.5)
+    assert ae.net_.optimizer_.param_groups[0]["lr"] == ae.lr_
     if kwargs:
         assert ae.net_.optimizer_.param_groups[0]["momentum"] == 0.9
     assert ae.loss_curve_[-1] < ae.loss_curve_[0]

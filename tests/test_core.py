@@ -13,6 +13,8 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
 from skorch.callbacks import Callback
 
@@ -396,3 +398,43 @@ def test_counting_the_work_draws_nothing_from_the_fits_random_stream():
     torch.manual_seed(0)
     assert _engine.batch_work(module, torch.zeros(1, 4), 10) == 10 * (16 + 4)
     np.testing.assert_array_equal(torch.rand(3), expected)
+
+
+@given(st.integers(1, 10**7), st.floats(1e-5, 1.0))
+def test_the_automatic_batch_is_the_largest_that_fills_the_epochs(n_rows, lr):
+    size, rate = _engine.auto_batch(n_rows, lr)
+    low, high = _engine.AUTO_BATCH_BOUNDS
+    assert size in (8, 16, 32, 64) and low <= size <= high
+    steps = _engine.AUTO_BATCHES_PER_EPOCH
+    # enough batches an epoch, unless even the smallest batch gives fewer
+    assert n_rows >= steps * size or size == low
+    # and no larger batch would still give enough
+    assert size == high or n_rows < steps * 2 * size
+    assert rate == pytest.approx(lr * (size / high) ** 0.5)
+    assert _engine.auto_batch(None, lr) == (high, lr)
+
+
+def test_the_automatic_batch_is_resolved_per_call_and_saved(tmp_path, digits):
+    X, _ = digits
+    ae = AutoEncoder(n_components=4, max_epochs=2, random_state=0).fit(X[:500])
+    # 500 rows: batches of 8 leave 62 an epoch, of 16 only 31
+    assert (ae.batch_size_, ae.lr_) == (8, pytest.approx(3e-3 * (8 / 64) ** 0.5))
+    assert ae.net_.optimizer_.param_groups[0]["lr"] == ae.lr_
+    assert set(ae.net_.history[-1, "batches", :, "train_batch_size"]) == {8, 500 % 8}
+    ae.fit(X)  # a new fit resolves it anew: 1,797 rows, batches of 32
+    assert (ae.batch_size_, ae.lr_) == (32, pytest.approx(3e-3 * 0.5**0.5))
+    loaded = skae.load(_saved(ae, tmp_path))
+    assert (loaded.batch_size_, loaded.lr_) == (ae.batch_size_, ae.lr_)
+    # partial_fit sees one chunk, not the data set: the upper bound, at lr
+    ae.partial_fit(X[:100])
+    assert (ae.batch_size_, ae.lr_) == (64, 3e-3)
+    assert ae.net_.optimizer_.param_groups[0]["lr"] == 3e-3
+    # a batch size given trains at lr as given
+    given_size = AutoEncoder(n_components=4, batch_size=50, max_epochs=1, random_state=0).fit(X)
+    assert (given_size.batch_size_, given_size.lr_) == (50, 3e-3)
+
+
+def _saved(est, tmp_path):
+    path = tmp_path / "model.skae"
+    est.save(path)
+    return path

@@ -347,7 +347,7 @@ def test_a_schedule_refuses_an_lr_scheduler_callback(as_pair, state_of, assert_s
             clone(est).set_params(lr_schedule=schedule).fit(X)
     # the default "auto", like "constant", leaves the rate to the user's scheduler
     est.fit(X)
-    np.testing.assert_allclose(est.net_.history[:, "lr"], [3e-3, 3e-4])
+    np.testing.assert_allclose(est.net_.history[:, "lr"], [est.lr_, est.lr_ / 10])
     constant = clone(est).set_params(lr_schedule="constant").fit(X)
     np.testing.assert_array_equal(est.transform(X), constant.transform(X))
     before = state_of(est)
