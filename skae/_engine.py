@@ -35,6 +35,7 @@ import math
 import mmap
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 
@@ -524,9 +525,11 @@ def take_rows(X, rows) -> np.ndarray:
 
 
 def block_rows(X, batch_size: int = 1) -> int:
-    """Rows per streamed block of ``X``: about ``BLOCK_BYTES``, at least one batch."""
+    """Rows per streamed block of ``X``: whole batches, about ``BLOCK_BYTES``, at least one."""
     row_bytes = max(1, 4 * math.prod(X.shape[1:]))
-    return max(int(batch_size), BLOCK_BYTES // row_bytes)
+    batch_size = int(batch_size)
+    rows = max(batch_size, BLOCK_BYTES // row_bytes)
+    return rows - rows % batch_size
 
 
 def row_chunks(*arrays, batch_size: int = 1) -> Iterator[tuple[np.ndarray, ...]]:
@@ -537,7 +540,6 @@ def row_chunks(*arrays, batch_size: int = 1) -> Iterator[tuple[np.ndarray, ...]]
     """
     n = len(arrays[0])
     step = block_rows(arrays[0], batch_size)
-    step -= step % batch_size
     for start in range(0, n, step):
         rows = slice(start, start + step)
         yield tuple(read_rows(a, rows) if is_streamed(a) else a[rows] for a in arrays)
@@ -692,9 +694,10 @@ class MemmapSource(Dataset):
     """Rows of a memmap (and of an optional target memmap), streamed by blocks.
 
     The input is never read whole: an epoch reads contiguous blocks of about
-    ``BLOCK_BYTES`` in a random order, shuffles the rows inside each block,
-    and cuts batches from that stream (a batch may span two consecutive
-    blocks). This is *block shuffling*: every row is seen once per epoch and
+    ``BLOCK_BYTES`` (whole batches) in a random order, shuffles the rows
+    inside each block, and cuts batches from that stream (only rows after
+    the short last block carry into the next); a background thread reads
+    the next block while the current one trains. This is *block shuffling*: every row is seen once per epoch and
     the block order and within-block order change every epoch, but rows of
     one block arrive close together. Randomness comes from the global torch
     generator, so :func:`seeded` makes epochs reproducible.
@@ -771,13 +774,23 @@ class MemmapSource(Dataset):
 
     def batches(self, batch_size: int, shuffle: bool) -> Iterator[tuple]:
         n = len(self)
-        size = block_rows(self.X, batch_size)
+        size = block_rows(self.X, batch_size)  # whole batches: rows carry only after the last
         starts = list(range(0, n, size))
         order = torch.randperm(len(starts)).tolist() if shuffle else range(len(starts))
+        spans = [(starts[b], min(starts[b] + size, n)) for b in order]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="skae-read") as reader:
+            yield from self._block_batches(reader, spans, batch_size, shuffle)
+
+    def _block_batches(self, reader, spans, batch_size, shuffle):
+        """Batches of the blocks ``spans``, in order; the next block is read while one trains."""
         carry_x = carry_y = None
         position = 0
-        for k, b in enumerate(order):
-            xb, yb = self._load(starts[b], min(starts[b] + size, n))
+        pending = reader.submit(self._load, *spans[0]) if spans else None
+        for k in range(len(spans)):
+            xb, yb = pending.result()
+            # one host copy per block, read in the background: the file's
+            # next block comes while this one trains (it holds no randomness)
+            pending = reader.submit(self._load, *spans[k + 1]) if k + 1 < len(spans) else None
             if shuffle:
                 perm = torch.randperm(len(xb), device=xb.device)
                 xb = xb[perm]
@@ -785,7 +798,7 @@ class MemmapSource(Dataset):
             if carry_x is not None:
                 xb = torch.cat([carry_x, xb])
                 yb = None if yb is None else torch.cat([carry_y, yb])
-            last = k == len(starts) - 1
+            last = k == len(spans) - 1
             full = len(xb) if last else len(xb) - len(xb) % batch_size
             for start in range(0, full, batch_size):
                 xi = xb[start : start + batch_size]
@@ -795,8 +808,8 @@ class MemmapSource(Dataset):
                         xi = self.corrupt(xi)
                 position += 1
                 yield xi, yi
-            # Copy the carried rows so that the block they come from is freed
-            # before the next one is read: memory holds one block, not two.
+            # Copy the carried rows so that the block they come from is freed:
+            # memory holds two blocks, the one training and the next one.
             carry_x = xb[full:].clone() if full < len(xb) else None
             carry_y = None if yb is None or carry_x is None else yb[full:].clone()
             xb = yb = xi = yi = None

@@ -110,6 +110,60 @@ def test_every_row_once_per_epoch(n, batch_size, block, shuffle, seed):
         assert_array_equal(seen, np.arange(n))
 
 
+@given(rows=st.integers(1, 10**6), features=st.integers(1, 10**5), batch_size=st.integers(1, 5000))
+def test_a_block_holds_whole_batches(rows, features, batch_size):
+    size = _engine.block_rows(np.empty((0, features), np.float32), batch_size)
+    assert size >= batch_size and size % batch_size == 0
+    assert size <= max(batch_size, _engine.BLOCK_BYTES // (4 * features))
+
+
+def test_the_next_block_is_read_while_one_trains(monkeypatch):
+    import threading
+
+    X = np.arange(400, dtype=np.float32).reshape(200, 2)
+    monkeypatch.setattr(_engine, "BLOCK_BYTES", 50 * 2 * 4)  # blocks of 50 rows
+    source = _engine.MemmapSource(X)
+    started = {start: threading.Event() for start in range(0, 200, 50)}
+    threads, load = set(), source._load
+
+    def recording_load(start, stop):
+        threads.add(threading.current_thread().name)
+        started[start].set()
+        return load(start, stop)
+
+    monkeypatch.setattr(source, "_load", recording_load)
+    firsts = []
+    for xb, _ in source.batches(25, shuffle=False):
+        first = int(xb[0, 0]) // 2
+        firsts.append(first)
+        if first % 50 == 0 and first < 150:
+            # while block k trains, block k + 1 is read: without a reader
+            # running ahead, it would be read only after block k's batches
+            assert started[first + 50].wait(timeout=30)
+    assert all(name.startswith("skae-read") for name in threads)
+    # whole batches from whole blocks: nothing carried, nothing concatenated
+    assert firsts == list(range(0, 200, 25))
+
+
+def test_a_read_error_reaches_the_caller_and_an_abandoned_epoch_stops(monkeypatch):
+    X = np.arange(400, dtype=np.float32).reshape(200, 2)
+    monkeypatch.setattr(_engine, "BLOCK_BYTES", 50 * 2 * 4)
+    source = _engine.MemmapSource(X)
+    batches = source.batches(25, shuffle=True)
+    next(batches)
+    batches.close()  # the reader thread finishes its block and ends
+    load = source._load
+
+    def failing_load(start, stop):
+        if start == 100:
+            raise OSError("disk gone")
+        return load(start, stop)
+
+    monkeypatch.setattr(source, "_load", failing_load)
+    with pytest.raises(OSError, match="disk gone"):
+        list(source.batches(25, shuffle=False))
+
+
 def test_subset_and_fixed_corruption():
     X = np.arange(40, dtype=np.float32).reshape(20, 2)
     source = _engine.MemmapSource(X).subset(np.array([7, 3, 11]))
