@@ -71,7 +71,7 @@ def test_module_with_tuple_forward_and_class_with_n_components(digits):
     X = digits[0][:300]
     ae = ModuleAE(TinyAE, max_epochs=20, lr=1e-2, random_state=0).fit(X)
     assert ae.n_components_ == 3  # the class default
-    # measured: MSE 0.034 after 20 epochs, variance of the data 0.109
+    # measured: MSE 0.039 after 20 epochs, variance of the data 0.145
     assert -ae.score(X) < 0.6 * X.var()
     search = GridSearchCV(
         ModuleAE(TinyAE, max_epochs=3, random_state=0), {"n_components": [2, 6]}, cv=2

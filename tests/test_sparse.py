@@ -23,9 +23,9 @@ def test_l1_penalty_gives_sparser_code_at_similar_error(digits_split):
     sparse = SparseAE(alpha=3e-4, random_state=0, **PARAMS).fit(X_train)
     zeros_plain = np.mean(plain.transform(X_test) == 0)
     zeros_sparse = np.mean(sparse.transform(X_test) == 0)
-    # measured: 39% zeros without the penalty, 69% with it
+    # measured: 8% zeros without the penalty, 66% with it
     assert zeros_sparse > zeros_plain + 0.2
-    # measured: test MSE 0.0183 without, 0.0229 with (ratio 1.25)
+    # measured: test MSE 0.0113 without, 0.0157 with (ratio 1.39)
     assert -sparse.score(X_test) < 1.5 * -plain.score(X_test)
 
 
@@ -36,7 +36,7 @@ def test_kl_penalty_reaches_the_sparsity_target(digits_split):
     plain = SparseAE(random_state=0, **params).fit(X_train)
     sparse = SparseAE(sparsity_weight=0.1, sparsity_target=0.05, random_state=0, **params)
     sparse.fit(X_train)
-    # measured mean activations: 0.54 without the penalty, 0.051 with it
+    # measured mean activations: 0.36 without the penalty, 0.050 with it
     assert plain.transform(X_test).mean() > 0.3
     assert abs(sparse.transform(X_test).mean() - 0.05) < 0.02
 
