@@ -1,7 +1,9 @@
 """Peak memory and seconds per epoch when training on a memmap, against N.
 
 Run ``python benchmarks/bench_memory.py`` (``--rows 60000 240000`` to choose
-the sizes, ``--quick`` for 20,000 and 60,000 rows).
+the sizes, ``--quick`` for 20,000 and 60,000 rows, ``--cold`` to drop the
+page cache before each contender so the file comes from disk: Linux, as
+root).
 
 For each number of rows N, a float32 ``.npy`` file of N x 784 values in
 [0, 1] is written under a temporary folder (deleted afterwards) and one
@@ -96,7 +98,15 @@ def write_data(path: Path, n_rows: int) -> None:
     del out
 
 
-def measure(mode: str, path: Path) -> dict:
+def drop_page_cache() -> None:
+    """Write dirty pages and drop the kernel's page cache (Linux, as root), or raise."""
+    subprocess.run(["sync"], check=True)
+    Path("/proc/sys/vm/drop_caches").write_text("1\n")
+
+
+def measure(mode: str, path: Path, cold: bool = False) -> dict:
+    if cold:
+        drop_page_cache()
     result = subprocess.run(
         [sys.executable, "-c", CHILD, mode, str(path)],
         check=True,
@@ -113,6 +123,12 @@ def main(argv=None):
     parser.add_argument(
         "--in-memory-max", type=int, default=240_000, help="largest N for 'skae in memory'"
     )
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="drop the page cache before each contender, so the file is read from disk "
+        "(Linux, as root)",
+    )
     args = parser.parse_args(argv)
     rows = [20_000, 60_000] if args.quick else args.rows
     print(f"{platform.processor() or platform.machine()}, python {platform.python_version()}")
@@ -127,7 +143,7 @@ def main(argv=None):
             for mode in CONTENDERS:
                 if mode == "skae in memory" and n > args.in_memory_max:
                     continue
-                r = measure(mode, path)
+                r = measure(mode, path, cold=args.cold)
                 base = base or r
                 print(
                     f"{n:>9,}  {mode:<15} {r['seconds']:>8.2f} {r['peak_mib']:>9.0f} "

@@ -408,7 +408,9 @@ class TensorPair(Dataset):
 
 
 # Bytes of input rows a streaming source reads at once: one shuffling block.
-BLOCK_BYTES = 32 * 2**20
+# Training holds two (the one training and the next, read meanwhile), so a
+# block is half the 32 MiB one block was before the reads ran ahead.
+BLOCK_BYTES = 16 * 2**20
 
 
 def is_streamed(X) -> bool:

@@ -230,7 +230,7 @@ def test_output_bias_of_a_convolution_is_the_channel_mean():
 @pytest.mark.slow
 def test_untrained_models_start_near_the_mean_image(digits28):
     X_train = digits28[0]
-    mean = X_train.mean()  # 0.13; a sigmoid output with a zero bias starts at 0.5 or more
+    mean = X_train.mean()  # 0.31; a sigmoid output with a zero bias starts at 0.5 or more
     dense = AutoEncoder(n_components=8, max_epochs=1, lr=1e-9, random_state=0)
     conv = ConvAE(n_components=8, image_shape=(28, 28), max_epochs=1, lr=1e-9, random_state=0)
     for model in (dense, conv):
