@@ -18,7 +18,8 @@ ReLU on the code, linear output), optimiser (Adam, lr 1e-3, weight decay
 1e-5), batch size 32, number of epochs and feature standardisation. PyOD's
 AutoEncoder is run at that matched architecture (no batch norm, no
 dropout) and, for reference, with its own defaults for batch norm and
-dropout. skae is also run at its own default batch size (64), with the
+dropout. skae is also run at its own default batch size ("auto": batches of
+8 at the square-root-scaled rate on these small training sets), with the
 same architecture and epochs. Rows needing PyOD are skipped when it is not
 installed.
 
@@ -78,7 +79,7 @@ def skae_detector(X_train, X_test, epochs, batch_size=BATCH_SIZE):
 
 
 def skae_default_batch(X_train, X_test, epochs):
-    # skae's default batch size, 64 (PyOD's default is 32)
+    # skae's default batch size, "auto" (PyOD's default is 32)
     return skae_detector(X_train, X_test, epochs, batch_size=AutoEncoder().batch_size)
 
 
@@ -121,7 +122,7 @@ def pyod_defaults(X_train, X_test, epochs):
 
 DETECTORS = {
     "skae AutoEncoderOutlierDetector": skae_detector,
-    "skae, its default batch 64": skae_default_batch,
+    "skae, its default batch": skae_default_batch,
     "PyOD AutoEncoder (matched)": pyod_matched,
     "PyOD AutoEncoder (BN + dropout)": pyod_defaults,
     "PCA reconstruction error": pca_error,
