@@ -14,7 +14,8 @@ epoch. Gaussian noise is standard-normal times the level, clipped to [0, 1].
 
 Run: ``python benchmarks/bench_quality.py`` (``--quick``: 1,000 digits, 3
 epochs, MNIST rows only; ``--rows CVAE ConvDenoisingAE``: only the rows whose
-name contains one of these; ``SKAE_BENCH_EPOCHS=30``: epochs, default 20).
+name contains one of these; ``--precision bf16``: every model in bfloat16
+autocast; ``SKAE_BENCH_EPOCHS=30``: epochs, default 20).
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ def denoised(model, noisy):
 
 ROWS = []
 SELECTED = None  # substrings of the row names to run (--rows); None runs every row
+PRECISION = "32"  # every model's precision (--precision)
 
 
 def wanted(name):
@@ -106,7 +108,7 @@ def row(name, baseline, **values):
 
 
 def mnist_rows(X_train, X_test, y_train, y_test, epochs):
-    seed = {"random_state": 0}
+    seed = {"random_state": 0, "precision": PRECISION}
     ref = pca_reconstruct(32, X_train, X_test)
     row("PCA(32)", "-", mse=mse(ref, X_test))
     for name, model in [
@@ -187,7 +189,7 @@ def mnist_rows(X_train, X_test, y_train, y_test, epochs):
 
 
 def large_image_rows(epochs):
-    seed = {"random_state": 0}
+    seed = {"random_state": 0, "precision": PRECISION}
     large_digit_rows(epochs, seed)
     colour_rows(epochs, seed)
     grey_rows(epochs, seed)
@@ -320,7 +322,7 @@ def grey_image_rows(epochs, seed):
 
 def train_size_rows(X_train, X_test, epochs):
     # the same models on fewer training digits, each against PCA(32) fitted on them
-    seed = {"random_state": 0}
+    seed = {"random_state": 0, "precision": PRECISION}
     for n in (100, 1000, 4000):
         subset = X_train[:n]
         ref = mse(pca_reconstruct(32, subset, X_test), X_test)
@@ -347,16 +349,20 @@ def main():
         metavar="TEXT",
         help="run only the rows whose name contains one of these (case-insensitive)",
     )
+    parser.add_argument(
+        "--precision", default="32", help='every model\'s precision, e.g. "bf16" (default "32")'
+    )
     args = parser.parse_args()
-    global SELECTED
-    SELECTED = args.rows
+    global SELECTED, PRECISION
+    SELECTED, PRECISION = args.rows, args.precision
     epochs = 3 if args.quick else int(os.environ.get("SKAE_BENCH_EPOCHS", 20))
     X_train, X_test, y_train, y_test = load_mnist_sample()
     if args.quick:
         X_train, y_train = X_train[:1000], y_train[:1000]
     print(
         f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, {len(X_train)} train digits, {epochs} epochs"
+        f"{torch.get_num_threads()} threads, {len(X_train)} train digits, {epochs} epochs, "
+        f"precision {PRECISION}"
     )
     mnist_rows(X_train, X_test, y_train, y_test, epochs)
     if not args.quick:
