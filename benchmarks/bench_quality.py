@@ -191,9 +191,9 @@ def mnist_rows(X_train, X_test, y_train, y_test, epochs):
 def large_image_rows(epochs):
     seed = {"random_state": 0, "precision": PRECISION}
     large_digit_rows(epochs, seed)
-    colour_rows(epochs, seed)
+    photo_rows("ConvDenoisingAE((3, 64, 64)), gaussian 0.2", epochs, seed)
     grey_rows(epochs, seed)
-    grey_image_rows(epochs, seed)
+    photo_rows("ConvDenoisingAE((64, 64)), grey photos, gaussian 0.2", epochs, seed, True)
 
 
 def large_digit_rows(epochs, seed):
@@ -223,30 +223,32 @@ def large_digit_rows(epochs, seed):
         )
 
 
-def colour_rows(epochs, seed):
-    # train on china.jpg's patches 16 pixels apart (851), test on flower.jpg's
-    # 32 apart (228)
-    name = "ConvDenoisingAE((3, 64, 64)), gaussian 0.2"
+def photo_rows(name, epochs, seed, grayscale=False):
+    # 64x64 patches: china.jpg's 16 pixels apart (851) train, flower.jpg's 32
+    # apart (228) test; colour, or grey as the scan-denoising labs
     if not wanted(f"{name}, Pipeline form"):  # either form
         return
-    patches, photo = load_photo_patches(64, stride=16)
+    patches, photo = load_photo_patches(64, grayscale=grayscale, stride=16)
     train = patches[photo == 0]
-    patches, photo = load_photo_patches(64, stride=32)
+    patches, photo = load_photo_patches(64, grayscale=grayscale, stride=32)
     test = patches[photo == 1]
     noisy = add_noise(test, "gaussian", 0.2, clip=(0, 1), random_state=1)
+    shape = (64, 64) if grayscale else (3, 64, 64)
 
     def make(level):
-        return ConvDenoisingAE(
-            image_shape=(3, 64, 64), noise_level=level, max_epochs=epochs, **seed
-        )
+        return ConvDenoisingAE(image_shape=shape, noise_level=level, max_epochs=epochs, **seed)
 
     for form, model in denoiser_forms(name, make, 0.2):
         cdae, spe = timed_fit(model, train)
+        cleaned = denoised(cdae, noisy)
         row(
             form,
-            "noisy per-image RMSE",
-            rmse=image_rmse(denoised(cdae, noisy), test),
+            "noisy RMSE, PSNR; PCA(32) PSNR",
+            rmse=image_rmse(cleaned, test),
             noisy_rmse=image_rmse(noisy, test),
+            psnr=psnr(cleaned, test),
+            noisy_psnr=psnr(noisy, test),
+            pca_psnr=psnr(pca_reconstruct(32, train, noisy), test),
             s_per_epoch=spe,
         )
 
@@ -289,33 +291,6 @@ def patch_rows(name, train, test, epochs, seed, forms=True):
             pca_psnr=psnr(pca_reconstruct(32, train, noisy), test),
             noisy_psnr=psnr(noisy, test),
             n_train=len(train),
-            s_per_epoch=spe,
-        )
-
-
-def grey_image_rows(epochs, seed):
-    # grey 64x64 images, as the scan-denoising labs: china.jpg's patches 16
-    # pixels apart train, flower.jpg's 32 apart test
-    name = "ConvDenoisingAE((64, 64)), grey photos, gaussian 0.2"
-    if not wanted(f"{name}, Pipeline form"):  # either form
-        return
-    grey, photo = load_photo_patches(64, grayscale=True, stride=16)
-    train = grey[photo == 0]
-    grey, photo = load_photo_patches(64, grayscale=True, stride=32)
-    test = grey[photo == 1]
-    noisy = add_noise(test, "gaussian", 0.2, clip=(0, 1), random_state=1)
-
-    def make(level):
-        return ConvDenoisingAE(image_shape=(64, 64), noise_level=level, max_epochs=epochs, **seed)
-
-    for form, model in denoiser_forms(name, make, 0.2):
-        cdae, spe = timed_fit(model, train)
-        row(
-            form,
-            "noisy, PCA(32) PSNR",
-            psnr=psnr(denoised(cdae, noisy), test),
-            noisy_psnr=psnr(noisy, test),
-            pca_psnr=psnr(pca_reconstruct(32, train, noisy), test),
             s_per_epoch=spe,
         )
 
