@@ -388,7 +388,8 @@ class BaseAutoEncoder(
                 f"[{target.min():.3g}, {target.max():.3g}]. Scale the data "
                 "(e.g. MinMaxScaler) or use loss='mse'."
             )
-        # the corruption learned from a NoiseAugmenter's data, which score undoes
+        # this call's batch and rate; noise_: the corruption learned from a
+        # NoiseAugmenter's data, which score undoes
         batch, lr = self._resolve_batch(None if call.incremental else len(X))
         return {"loss_": loss, "noise_": call.recipe, "batch_size_": batch, "lr_": lr}
 
@@ -712,7 +713,7 @@ class BaseAutoEncoder(
             )
 
     def _apply_continued_params(self, net):
-        """Give a continued net the current ``lr``, ``lr_schedule``, ``batch_size`` and ``shuffle``."""
+        """Give a continued net this call's ``lr_``, ``batch_size_``, ``lr_schedule`` and ``shuffle``."""
         lr = self.lr_
         net.lr = lr
         net.lr_schedule = self.lr_schedule

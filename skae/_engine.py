@@ -699,9 +699,10 @@ class MemmapSource(Dataset):
     ``BLOCK_BYTES`` (whole batches) in a random order, shuffles the rows
     inside each block, and cuts batches from that stream (only rows after
     the short last block carry into the next); a background thread reads
-    the next block while the current one trains. This is *block shuffling*: every row is seen once per epoch and
-    the block order and within-block order change every epoch, but rows of
-    one block arrive close together. Randomness comes from the global torch
+    the next block while the current one trains. This is *block
+    shuffling*: every row is seen once per epoch and the block order and
+    within-block order change every epoch, but rows of one block arrive
+    close together. Randomness comes from the global torch
     generator, so :func:`seeded` makes epochs reproducible.
 
     ``rows`` (sorted integers) restricts the source to some rows of the file,
