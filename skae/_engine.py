@@ -763,16 +763,17 @@ class MemmapSource(Dataset):
             corrupt_seed=seed,
         )
 
-    def _load(self, start: int, stop: int):
+    def _load(self, start: int, stop: int, device: torch.device):
+        """Rows ``start:stop`` on ``device`` (an explicit one: this runs in the reader thread)."""
         rows = slice(start, stop) if self.rows is None else self.rows[start:stop]
-        pin = self._device.type == "cuda"
+        pin = device.type == "cuda"
         xb = torch.from_numpy(read_rows(self.X, rows))
         yb = None if self.target is None else torch.from_numpy(read_rows(self.target, rows))
         if pin:
             xb = xb.pin_memory()
             yb = None if yb is None else yb.pin_memory()
-        xb = xb.to(self._device, non_blocking=pin)
-        yb = None if yb is None else yb.to(self._device, non_blocking=pin)
+        xb = xb.to(device, non_blocking=pin)
+        yb = None if yb is None else yb.to(device, non_blocking=pin)
         return xb, yb
 
     def batches(self, batch_size: int, shuffle: bool) -> Iterator[tuple]:
@@ -780,7 +781,10 @@ class MemmapSource(Dataset):
         size = block_rows(self.X, batch_size)  # whole batches: rows carry only after the last
         starts = list(range(0, n, size))
         order = torch.randperm(len(starts)).tolist() if shuffle else range(len(starts))
-        spans = [(starts[b], min(starts[b] + size, n)) for b in order]
+        # a bare "cuda" is the current device of this thread, which the
+        # reader thread does not share (torch.cuda.set_device is per thread)
+        device = explicit_device(self._device)
+        spans = [(starts[b], min(starts[b] + size, n), device) for b in order]
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="skae-read") as reader:
             yield from self._block_batches(reader, spans, batch_size, shuffle)
 
@@ -816,6 +820,13 @@ class MemmapSource(Dataset):
             carry_x = xb[full:].clone() if full < len(xb) else None
             carry_y = None if yb is None or carry_x is None else yb[full:].clone()
             xb = yb = xi = yi = None
+
+
+def explicit_device(device: torch.device) -> torch.device:
+    """``device`` with its index: a bare ``"cuda"`` is the calling thread's current CUDA device."""
+    if device.type == "cuda" and device.index is None:
+        return torch.device("cuda", torch.cuda.current_device())
+    return device
 
 
 def _device_room(device: torch.device) -> float:

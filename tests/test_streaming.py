@@ -126,10 +126,10 @@ def test_the_next_block_is_read_while_one_trains(monkeypatch):
     started = {start: threading.Event() for start in range(0, 200, 50)}
     threads, load = set(), source._load
 
-    def recording_load(start, stop):
+    def recording_load(start, stop, device):
         threads.add(threading.current_thread().name)
         started[start].set()
-        return load(start, stop)
+        return load(start, stop, device)
 
     monkeypatch.setattr(source, "_load", recording_load)
     firsts = []
@@ -154,14 +154,29 @@ def test_a_read_error_reaches_the_caller_and_an_abandoned_epoch_stops(monkeypatc
     batches.close()  # the reader thread finishes its block and ends
     load = source._load
 
-    def failing_load(start, stop):
+    def failing_load(start, stop, device):
         if start == 100:
             raise OSError("disk gone")
-        return load(start, stop)
+        return load(start, stop, device)
 
     monkeypatch.setattr(source, "_load", failing_load)
     with pytest.raises(OSError, match="disk gone"):
         list(source.batches(25, shuffle=False))
+
+
+def test_the_reader_thread_gets_the_callers_cuda_device(monkeypatch):
+    # torch.cuda.set_device is per thread: a bare "cuda" must be resolved where
+    # the epoch starts, not in the reader thread, whose current device is 0
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 3)
+    assert _engine.explicit_device(torch.device("cuda")) == torch.device("cuda", 3)
+    assert _engine.explicit_device(torch.device("cuda", 1)) == torch.device("cuda", 1)
+    assert _engine.explicit_device(torch.device("cpu")) == torch.device("cpu")
+    X = np.arange(40, dtype=np.float32).reshape(20, 2)
+    source, placed = _engine.MemmapSource(X, device="cuda"), []
+    monkeypatch.setattr(source, "_load", lambda start, stop, device: placed.append(device))
+    with pytest.raises(TypeError):  # the recording load returns no block
+        list(source.batches(8, shuffle=False))
+    assert placed == [torch.device("cuda", 3)]
 
 
 def test_subset_and_fixed_corruption():
