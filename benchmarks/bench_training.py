@@ -30,6 +30,11 @@ a sigmoid output with ``binary_cross_entropy`` of the probabilities:
   ``skae.ConvAE`` (``channels=(32, 16, 8)``, its default, on 28x28 images) on
   the convolutional one, on fewer samples (``--conv-samples``).
 
+The bf16 rows (``--only bf16``) time the same default-loss fit in bfloat16
+autocast: ``skae, precision="bf16"`` against ``torch loop, bf16``, the logits
+loop with its forward pass and loss under ``torch.autocast`` (the ratio's
+base), and both again in float32, which gives bf16's speed-up in the same run.
+
 Timings are the median (``--best``: the fastest) over repeats of whole
 ``fit`` calls divided by the number of epochs; contenders are interleaved so that drifts in machine load
 hit all of them alike. Ratios are against the hand-written loop of the same
@@ -77,7 +82,8 @@ def make_module(n_features, spec, output_activation="sigmoid"):
     )
 
 
-def torch_loop(X, spec, epochs, batch_size, fused=False, device="cpu", loss="mse"):
+def torch_loop(X, spec, epochs, batch_size, fused=False, device="cpu", loss="mse", dtype=None):
+    """The hand-written loop; ``dtype`` (e.g. ``torch.bfloat16``) runs forward passes under autocast."""
     torch.manual_seed(0)
     Xt = torch.from_numpy(X).to(device)
     # binary cross-entropy from the logits trains a linear output
@@ -97,7 +103,11 @@ def torch_loop(X, spec, epochs, batch_size, fused=False, device="cpu", loss="mse
         for start in range(0, len(Xt), batch_size):
             xb = Xt[order[start : start + batch_size]]
             opt.zero_grad()
-            loss = loss_fn(model(xb), xb)
+            if dtype is None:
+                loss = loss_fn(model(xb), xb)
+            else:
+                with torch.autocast(torch.device(device).type, dtype=dtype):
+                    loss = loss_fn(model(xb), xb)
             loss.backward()
             opt.step()
             # on a GPU, reading the loss per batch would wait for the device
@@ -158,8 +168,9 @@ def torch_loop_bce(X, spec, epochs, batch_size, device="cpu"):
     return torch_loop(X, spec, epochs, batch_size, device=device, loss="bce")
 
 
-def skae_default_loss(X, spec, epochs, batch_size, device="cpu"):
+def skae_default_loss(X, spec, epochs, batch_size, device="cpu", precision="32"):
     common = {
+        "precision": precision,
         "lr": 1e-3,  # the loops' Adam
         "lr_schedule": "constant",  # their constant rate
         "max_epochs": epochs,
@@ -182,6 +193,32 @@ DEFAULT_LOSS_CONTENDERS = {
     "torch loop, BCE logits": torch_loop_bce_logits,
     "torch loop, BCE probabilities": torch_loop_bce,
     'skae, loss="auto"': skae_default_loss,
+}
+
+
+def torch_loop_bf16(X, spec, epochs, batch_size, device="cpu"):
+    return torch_loop(
+        X, spec, epochs, batch_size, device=device, loss="bce_logits", dtype=torch.bfloat16
+    )
+
+
+def skae_bf16(X, spec, epochs, batch_size, device="cpu"):
+    return skae_default_loss(X, spec, epochs, batch_size, device=device, precision="bf16")
+
+
+# The bf16 rows: the default-loss fit in bfloat16 autocast against the same
+# hand loop under ``torch.autocast`` (the ratio's base), and both in float32.
+BF16_CONTENDERS = {
+    "torch loop, bf16": torch_loop_bf16,
+    'skae, precision="bf16"': skae_bf16,
+    "torch loop, float32": torch_loop_bce_logits,
+    "skae, float32": skae_default_loss,
+}
+
+# The models of the bf16 rows: AutoEncoder(32)'s default network and ConvAE's.
+BF16_MODELS = {
+    "784-512-32-512-784": {"hidden": (512,), "code": 32},
+    "conv 32-16-8 (28x28)": DEFAULT_LOSS_MODELS["conv 32-16-8 (28x28)"],
 }
 
 
@@ -227,8 +264,8 @@ def main(argv=None):
     )
     parser.add_argument(
         "--only",
-        choices=["mse", "default-loss"],
-        help="run only the squared-error rows or only the default-loss rows",
+        choices=["mse", "default-loss", "bf16"],
+        help="run only the squared-error, the default-loss or the bfloat16 rows",
     )
     parser.add_argument(
         "--best",
@@ -242,6 +279,9 @@ def main(argv=None):
         "on a machine other jobs share, the time they take is not counted",
     )
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's own)")
+    parser.add_argument(
+        "--models", choices=["dense", "conv"], help="run only the dense or only the conv rows"
+    )
     parser.add_argument("--quick", action="store_true", help="6,000 samples, 1 repeat")
     args = parser.parse_args(argv)
     if args.threads:
@@ -259,7 +299,7 @@ def main(argv=None):
         f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}"
     )
     sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
-    if args.only != "default-loss":
+    if args.only in (None, "mse"):
         for fn in CONTENDERS.values():  # warm-up: first-call costs of torch and skorch
             fn(X[:512], MODELS["784-64-784"], 1, args.batch_size[0], device=args.device)
         rows = time_rows(
@@ -275,15 +315,24 @@ def main(argv=None):
             clock,
         )
         print_rows(rows, "torch loop")
-    if args.only != "mse":
-        for name, spec in DEFAULT_LOSS_MODELS.items():
+    groups = {
+        "default-loss": (DEFAULT_LOSS_MODELS, DEFAULT_LOSS_CONTENDERS),
+        "bf16": (BF16_MODELS, BF16_CONTENDERS),
+    }
+    for group, (models, contenders) in groups.items():
+        if args.only not in (None, group):
+            continue
+        base = next(iter(contenders))
+        for name, spec in models.items():
+            if args.models and ("channels" in spec) != (args.models == "conv"):
+                continue
             n = args.conv_samples if "channels" in spec else args.n_samples
-            for fn in DEFAULT_LOSS_CONTENDERS.values():  # warm-up
+            for fn in contenders.values():  # warm-up
                 fn(X[:256], spec, 1, args.batch_size[0], device=args.device)
             rows = time_rows(
                 X[:n],
                 {name: spec},
-                DEFAULT_LOSS_CONTENDERS,
+                contenders,
                 args.batch_size,
                 args.epochs,
                 args.repeats,
@@ -292,8 +341,8 @@ def main(argv=None):
                 stat,
                 clock,
             )
-            print(f"\ndefault loss, {n} samples:", end="")
-            print_rows(rows, "torch loop, BCE logits")
+            print(f"\n{group}, {n} samples:", end="")
+            print_rows(rows, base)
 
 
 if __name__ == "__main__":

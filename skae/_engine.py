@@ -237,6 +237,21 @@ def make_precision(name: str, device: torch.device | str) -> Precision:
     return cls(device) if dtype is None else cls(device, dtype, name)
 
 
+def memory_format(device: torch.device | str) -> torch.memory_format:
+    """The layout of a network's image tensors on ``device``: channels-last on the CPU.
+
+    A module is converted once, when its net is built: 4-D weights (2-D
+    convolutions) then take this layout, and so do the feature maps they
+    give, while other weights are untouched. On the CPU channels-last
+    feature maps train a ConvAE 1.5x faster in float32 and about 1.8x in
+    bfloat16 (``benchmarks/bench_training.py``); other devices keep torch's
+    contiguous layout, which has not been measured against it there.
+    """
+    if torch.device(device).type == "cpu":
+        return torch.channels_last
+    return torch.contiguous_format
+
+
 def _rows_of(output, n: int):
     """The first ``n`` rows of a network output (a tensor or a tuple of them)."""
     if isinstance(output, tuple):
@@ -1008,6 +1023,7 @@ class AutoEncoderNet(NeuralNet):
 
     def initialize(self):
         super().initialize()
+        self.module_.to(memory_format=memory_format(self.device))
         self.precision_ = make_precision(self.precision, self.device)
         # a sigmoid output trained with binary cross-entropy: the loss takes its logits
         use_logits = getattr(self.criterion_, "use_logits", None)

@@ -771,10 +771,28 @@ def test_format1_files_load_with_identical_outputs(path):
         model = skae.load(path)
     keys = [key for key in expected.files if key.startswith(f"{path.stem}/")]
     assert keys
+    # 2-D convolutions now run channels-last on the CPU, whose kernels sum
+    # in another order: those outputs agree with 0.1.0's to float32 rounding
+    # (measured: at most 1.3e-6 relative, 6e-8 absolute), the others bit for bit.
+    convolutional = any(isinstance(m, torch.nn.Conv2d) for m in _torch_modules(model))
     for key in keys:
         method = key.split("/")[1]
         if method == "inverse_transform":
             got = model.inverse_transform(model.transform(X_check))
         else:
             got = getattr(model, method)(X_check)
-        np.testing.assert_array_equal(got, expected[key], strict=True, err_msg=key)
+        if convolutional:
+            assert got.dtype == expected[key].dtype, key
+            np.testing.assert_allclose(got, expected[key], rtol=1e-5, atol=1e-7, err_msg=key)
+        else:
+            np.testing.assert_array_equal(got, expected[key], strict=True, err_msg=key)
+
+
+def _torch_modules(model):
+    """The torch modules inside a loaded model, a Pipeline's steps or a detector's estimator."""
+    for est in getattr(model, "steps", [(None, model)]):
+        est = est[1]
+        est = getattr(est, "estimator_", est)
+        net = getattr(est, "net_", None)
+        if net is not None:
+            yield from net.module_.modules()
