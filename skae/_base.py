@@ -41,22 +41,27 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from . import _codec, _engine
 from ._diagnostics import collapse_messages, warn
 from ._summary import summarize
-from .modules.losses import ReconstructionLoss, per_sample_error, reconstruction_error
+from .modules.losses import ReconstructionLoss, float64_error, per_sample_error
 from .noise import lost_clean_source, split_noisy
 
 __all__ = ["BaseAutoEncoder", "SaveMixin", "sample_errors"]
 
 
-def _error_post(kind: str, per_feature: bool = False):
+def _error_post(kind: str, per_feature: bool = False, exact: bool = False):
     """``post`` of :func:`skae._engine.map_rows` comparing an output with its target.
 
-    Mean ``kind`` error of each row (float64), or its per-feature values.
+    Mean ``kind`` error of each row (float64), or its per-feature values,
+    from :func:`skae.modules.losses.float64_error` (``exact`` as there), so
+    that the row mean of the per-feature values is the row's error.
     """
+
+    def values(out, t):
+        n = len(t)
+        return float64_error(out.reshape(n, -1), t.reshape(n, -1), kind, exact=exact)
+
     if per_feature:
-        return lambda out, t: reconstruction_error(
-            out.double().reshape(len(t), -1), t.double().reshape(len(t), -1), kind
-        )
-    return lambda out, t: per_sample_error(out.double(), t.double(), kind)
+        return values
+    return lambda out, t: values(out, t).mean(dim=1)
 
 
 def _feature_frame(estimator, values: np.ndarray):
@@ -1127,9 +1132,20 @@ class BaseAutoEncoder(
 
         ``corrupt(index, block)``, when given, turns each block of ``inputs``
         into what the network sees (a denoiser's judged input), block by
-        block. The error is computed in float64 outside autocast; with
-        ``per_feature`` it is not averaged: shape ``(n_samples, n_features)``.
+        block. The error is computed in float64 outside autocast, from the
+        difference in the data's dtype (:func:`skae.modules.losses.float64_error`;
+        again from float64 inputs should that difference overflow float32);
+        with ``per_feature`` it is not averaged: shape ``(n_samples, n_features)``.
         """
+        errors = self._map_errors(inputs, target, self._error_post(kind, per_feature), corrupt)
+        if not np.isfinite(errors).all():
+            # a difference beyond float32's range: again, from float64 inputs
+            post = self._error_post(kind, per_feature, exact=True)
+            errors = self._map_errors(inputs, target, post, corrupt)
+        return errors
+
+    def _map_errors(self, inputs, target, post, corrupt):
+        """``post(reconstruction, target)`` over the rows: the map behind :meth:`_errors`."""
         same = inputs is target
 
         def prepare(index, *blocks):
@@ -1139,18 +1155,18 @@ class BaseAutoEncoder(
         return self._map(
             self._reconstruction,
             *((inputs,) if same else (inputs, target)),
-            post=self._error_post(kind, per_feature),
+            post=post,
             prepare=prepare,
         )
 
-    def _error_post(self, kind: str, per_feature: bool):
+    def _error_post(self, kind: str, per_feature: bool, exact: bool = False):
         """``post`` of :meth:`_errors`: each row's mean ``kind`` error, or its per-feature values.
 
         The default compares every value of the output with the target; a
         family whose network sees an encoding of its input (a table's
         one-hot categories) gives one error per input column instead.
         """
-        return _error_post(kind, per_feature)
+        return _error_post(kind, per_feature, exact)
 
     def feature_errors(self, X):
         """Per-feature reconstruction error of each sample: which features made it unusual.

@@ -17,7 +17,7 @@ from sklearn.utils.validation import (
 )
 
 from . import _codec, _engine
-from ._base import BaseAutoEncoder, _error_post, _same
+from ._base import BaseAutoEncoder, _same
 from ._docstrings import fill_doc
 from ._shared import (
     ImageInputMixin,
@@ -816,14 +816,14 @@ class CVAE(VAE):
             [self._elbo(X, target, k, corrupt) for k in range(len(self.classes_))]
         )
 
-    def _errors(self, inputs, target, kind="mse", corrupt=None, per_feature=False):
+    def _map_errors(self, inputs, target, post, corrupt):
         # decoded under the class each sample is most likely in, as reconstruct
         module = self.net_.module_
         labels = self._likeliest_class(inputs)
         return self._map(
             lambda xy: module(xy)[0],
             *((inputs, labels) if target is inputs else (inputs, target, labels)),
-            post=_error_post(kind, per_feature),
+            post=post,
             prepare=lambda k, x, *rest: (
                 np.hstack(
                     [x if corrupt is None else corrupt(k, x), self._one_hot_index(rest[-1], len(x))]

@@ -438,3 +438,36 @@ def _saved(est, tmp_path):
     path = tmp_path / "model.skae"
     est.save(path)
     return path
+
+
+def test_errors_of_float32_data_agree_with_float64_arithmetic(digits):
+    """The difference is taken in float32, then squared and averaged in float64."""
+    X, _ = digits
+    X32 = X.astype(np.float32)
+    est = AutoEncoder(4, hidden_layer_sizes=(16,), max_epochs=2, random_state=0).fit(X32)
+    rec = est.reconstruct(X32).astype(np.float64)
+    squared = (rec - X32.astype(np.float64)) ** 2
+    np.testing.assert_allclose(-est.score_samples(X32), squared.mean(axis=1), rtol=1e-6)
+    np.testing.assert_allclose(est.feature_errors(X32), squared, rtol=1e-6, atol=1e-12)
+    # the two stay one formula: the row mean of the feature errors is the score
+    np.testing.assert_allclose(
+        est.feature_errors(X32).mean(axis=1), -est.score_samples(X32), rtol=1e-12
+    )
+
+
+def test_errors_beyond_float32s_range_are_computed_from_float64(digits):
+    """A difference that overflows float32 (output 3e38, data -1e38) is still finite."""
+    X, _ = digits
+    X32 = X.astype(np.float32)
+    est = AutoEncoder(
+        2, hidden_layer_sizes=(8,), output_activation="linear", max_epochs=1, random_state=0
+    ).fit(X32)
+    last = [m for m in est.net_.module_.modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.fill_(3e38)
+    rows = np.full((2, X.shape[1]), -1e38, dtype=np.float32)
+    scores = est.score_samples(rows)
+    assert np.isfinite(scores).all()
+    np.testing.assert_allclose(scores, -((3e38 + 1e38) ** 2), rtol=1e-6)
+    assert np.isfinite(est.feature_errors(rows)).all()
