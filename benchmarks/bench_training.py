@@ -33,7 +33,9 @@ a sigmoid output with ``binary_cross_entropy`` of the probabilities:
 The bf16 rows (``--only bf16``) time the same default-loss fit in bfloat16
 autocast: ``skae, precision="bf16"`` against ``torch loop, bf16``, the logits
 loop with its forward pass and loss under ``torch.autocast`` (the ratio's
-base), and both again in float32, which gives bf16's speed-up in the same run.
+base), and both again in float32, which gives bf16's speed-up in the same run;
+on the convolutional model also both loops with channels-last weights, the
+layout skae's convolutional networks take on the CPU.
 
 Timings are the median (``--best``: the fastest) over repeats of whole
 ``fit`` calls divided by the number of epochs; contenders are interleaved so that drifts in machine load
@@ -82,13 +84,29 @@ def make_module(n_features, spec, output_activation="sigmoid"):
     )
 
 
-def torch_loop(X, spec, epochs, batch_size, fused=False, device="cpu", loss="mse", dtype=None):
-    """The hand-written loop; ``dtype`` (e.g. ``torch.bfloat16``) runs forward passes under autocast."""
+def torch_loop(
+    X,
+    spec,
+    epochs,
+    batch_size,
+    fused=False,
+    device="cpu",
+    loss="mse",
+    dtype=None,
+    channels_last=False,
+):
+    """The hand-written loop.
+
+    ``dtype`` (e.g. ``torch.bfloat16``) runs forward passes under autocast;
+    ``channels_last`` converts the module's weights to that layout.
+    """
     torch.manual_seed(0)
     Xt = torch.from_numpy(X).to(device)
     # binary cross-entropy from the logits trains a linear output
     output = "linear" if loss == "bce_logits" else "sigmoid"
     model = make_module(X.shape[1], spec, output).to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=fused)
     on_gpu = torch.device(device).type == "cuda"
     loss_fn = {
@@ -202,6 +220,25 @@ def torch_loop_bf16(X, spec, epochs, batch_size, device="cpu"):
     )
 
 
+def torch_loop_bf16_channels_last(X, spec, epochs, batch_size, device="cpu"):
+    return torch_loop(
+        X,
+        spec,
+        epochs,
+        batch_size,
+        device=device,
+        loss="bce_logits",
+        dtype=torch.bfloat16,
+        channels_last=True,
+    )
+
+
+def torch_loop_channels_last(X, spec, epochs, batch_size, device="cpu"):
+    return torch_loop(
+        X, spec, epochs, batch_size, device=device, loss="bce_logits", channels_last=True
+    )
+
+
 def skae_bf16(X, spec, epochs, batch_size, device="cpu"):
     return skae_default_loss(X, spec, epochs, batch_size, device=device, precision="bf16")
 
@@ -213,6 +250,13 @@ BF16_CONTENDERS = {
     'skae, precision="bf16"': skae_bf16,
     "torch loop, float32": torch_loop_bce_logits,
     "skae, float32": skae_default_loss,
+}
+
+# The conv rows of the bf16 group add the hand loops with channels-last
+# weights, the layout skae's convolutional networks take on the CPU.
+CHANNELS_LAST_CONTENDERS = {
+    "torch loop, bf16, channels-last": torch_loop_bf16_channels_last,
+    "torch loop, fp32, channels-last": torch_loop_channels_last,
 }
 
 # The models of the bf16 rows: AutoEncoder(32)'s default network and ConvAE's.
@@ -327,6 +371,8 @@ def main(argv=None):
             if args.models and ("channels" in spec) != (args.models == "conv"):
                 continue
             n = args.conv_samples if "channels" in spec else args.n_samples
+            if group == "bf16" and "channels" in spec:
+                contenders = {**BF16_CONTENDERS, **CHANNELS_LAST_CONTENDERS}
             for fn in contenders.values():  # warm-up
                 fn(X[:256], spec, 1, args.batch_size[0], device=args.device)
             rows = time_rows(

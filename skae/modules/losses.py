@@ -52,8 +52,10 @@ def reconstruction_error(
 
 
 # The errors that are a function of the difference alone, as the kernels of
-# _ERRORS compute them elementwise.
+# _ERRORS compute them elementwise, and the order of the vector norm whose
+# power (2 or 1) sums them per row.
 _DIFFERENCE_ERRORS = {"mse": torch.square, "mae": torch.abs}
+_DIFFERENCE_NORMS = {"mse": 2, "mae": 1}
 
 
 def float64_error(output: torch.Tensor, target: torch.Tensor, kind: str = "mse", *, exact=False):
@@ -69,6 +71,22 @@ def float64_error(output: torch.Tensor, target: torch.Tensor, kind: str = "mse",
     if exact or kind not in _DIFFERENCE_ERRORS:
         return reconstruction_error(output.double(), target.double(), kind)
     return _DIFFERENCE_ERRORS[kind]((output - target).double())
+
+
+def float64_row_error(
+    output: torch.Tensor, target: torch.Tensor, kind: str = "mse", *, exact=False
+):
+    """Row mean of :func:`float64_error` over 2-D ``output`` and ``target``, shape ``(n,)``.
+
+    The squared and absolute errors are summed by one vector norm that
+    reads the difference and accumulates in float64, without writing the
+    float64 values of every element.
+    """
+    if exact or kind not in _DIFFERENCE_NORMS:
+        return float64_error(output, target, kind, exact=exact).mean(dim=1)
+    order = _DIFFERENCE_NORMS[kind]
+    norm = torch.linalg.vector_norm(output - target, order, dim=1, dtype=torch.float64)
+    return (norm.square() if order == 2 else norm) / output.shape[1]
 
 
 def per_sample_error(output: torch.Tensor, target: torch.Tensor, kind: str = "mse"):
