@@ -243,9 +243,10 @@ def memory_format(device: torch.device | str) -> torch.memory_format:
     A module is converted once, when its net is built: 4-D weights (2-D
     convolutions) then take this layout, and so do the feature maps they
     give, while other weights are untouched. On the CPU channels-last
-    feature maps train a ConvAE 1.5x faster in float32 and about 1.8x in
-    bfloat16 (``benchmarks/bench_training.py``); other devices keep torch's
-    contiguous layout, which has not been measured against it there.
+    feature maps train a ConvAE 1.7x faster in float32 and 2.1-2.3x in
+    bfloat16 (``benchmarks/bench_training.py --only bf16``); other devices
+    keep torch's contiguous layout, which has not been measured against it
+    there.
     """
     if torch.device(device).type == "cpu":
         return torch.channels_last
