@@ -64,7 +64,7 @@ def _error_post(kind: str, per_feature: bool = False, exact: bool = False):
     error = float64_error if per_feature else float64_row_error
 
     def post(out, t):
-        n = len(t)
+        n = t.shape[0]  # symbolic in an exported graph, where len() would fix it
         return error(out.reshape(n, -1), t.reshape(n, -1), kind, exact=exact)
 
     return post
