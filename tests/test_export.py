@@ -356,3 +356,12 @@ def test_the_docstring_example_runs():
         warnings.simplefilter("ignore")
         failures, tried = doctest.testmod(skae.export)[:2]
     assert tried > 0 and failures == 0
+
+
+def test_exported_scores_take_any_number_of_rows(dense):
+    """The fast loop's guard on the symbolic batch: one row and many through one graph."""
+    sess = session(to_onnx(dense, X[TRAIN], methods=("score_samples",)))
+    for stop in (61, 64):
+        rows = X[60:stop]
+        (got,) = sess.run(None, feeds_for(sess, dense, rows, None))
+        np.testing.assert_allclose(got, dense.score_samples(rows), **TOL)
