@@ -18,7 +18,14 @@ from hypothesis import strategies as st
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 from sklearn.pipeline import Pipeline
 
-from skae import CVAE, AutoEncoder, AutoEncoderOutlierDetector, DenoisingAE, NoiseAugmenter
+from skae import (
+    CVAE,
+    AutoEncoder,
+    AutoEncoderOutlierDetector,
+    ConvAE,
+    DenoisingAE,
+    NoiseAugmenter,
+)
 
 # Seconds any one cluster operation may take before the test fails instead of
 # hanging (a fit on the tiny data here takes well under a second).
@@ -410,6 +417,31 @@ def test_data_parallel_in_a_group_of_one_equals_plain_training(digits):
     np.testing.assert_array_equal(parallel.transform(X), plain.transform(X))
     assert parallel.loss_curve_ == plain.loss_curve_
     assert parallel.validation_loss_curve_ == plain.validation_loss_curve_
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_data_parallel_trains_a_channels_last_conv_net_as_plain_training(digits, recwarn):
+    """DistributedDataParallel over channels-last convolution weights: same model, no warning."""
+    from skae import DataParallel
+
+    if not torch.distributed.is_available() or torch.distributed.is_initialized():
+        pytest.skip("needs torch.distributed and no process group yet")
+    X = digits[0][:150]
+    kw = dict(n_components=3, image_shape=(8, 8), channels=(4, 4), batch_size=32, max_epochs=2)
+    plain = ConvAE(**kw, random_state=0).fit(X)
+    torch.distributed.init_process_group(
+        "gloo", store=torch.distributed.HashStore(), rank=0, world_size=1
+    )
+    try:
+        with DataParallel():
+            parallel = ConvAE(**kw, random_state=0).fit(X)
+    finally:
+        torch.distributed.destroy_process_group()
+    weight = parallel.net_.module_.encoder[0].weight
+    assert weight.is_contiguous(memory_format=torch.channels_last)
+    np.testing.assert_array_equal(parallel.transform(X), plain.transform(X))
+    assert parallel.loss_curve_ == plain.loss_curve_
+    assert not [w for w in recwarn if "stride" in str(w.message).lower()]
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
