@@ -371,14 +371,15 @@ def main(argv=None):
             if args.models and ("channels" in spec) != (args.models == "conv"):
                 continue
             n = args.conv_samples if "channels" in spec else args.n_samples
+            row_contenders = contenders
             if group == "bf16" and "channels" in spec:
-                contenders = {**BF16_CONTENDERS, **CHANNELS_LAST_CONTENDERS}
-            for fn in contenders.values():  # warm-up
+                row_contenders = {**contenders, **CHANNELS_LAST_CONTENDERS}
+            for fn in row_contenders.values():  # warm-up
                 fn(X[:256], spec, 1, args.batch_size[0], device=args.device)
             rows = time_rows(
                 X[:n],
                 {name: spec},
-                contenders,
+                row_contenders,
                 args.batch_size,
                 args.epochs,
                 args.repeats,

@@ -41,12 +41,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from . import _codec, _engine
 from ._diagnostics import collapse_messages, warn
 from ._summary import summarize
-from .modules.losses import (
-    ReconstructionLoss,
-    float64_error,
-    float64_row_error,
-    per_sample_error,
-)
+from .modules.losses import ReconstructionLoss, float64_error, per_sample_error
 from .noise import lost_clean_source, split_noisy
 
 __all__ = ["BaseAutoEncoder", "SaveMixin", "sample_errors"]
@@ -56,16 +51,17 @@ def _error_post(kind: str, per_feature: bool = False, exact: bool = False):
     """``post`` of :func:`skae._engine.map_rows` comparing an output with its target.
 
     Mean ``kind`` error of each row (float64,
-    :func:`skae.modules.losses.float64_row_error`), or its per-feature values
+    :func:`skae.modules.losses.per_sample_error`), or its per-feature values
     (:func:`~skae.modules.losses.float64_error`), ``exact`` as there: the row
     mean of the per-feature values is the row's error to float64 rounding.
     """
 
-    error = float64_error if per_feature else float64_row_error
+    if not per_feature:
+        return lambda out, t: per_sample_error(out, t, kind, exact=exact)
 
     def post(out, t):
-        n = t.shape[0]  # symbolic in an exported graph, where len() would fix it
-        return error(out.reshape(n, -1), t.reshape(n, -1), kind, exact=exact)
+        n = t.shape[0]
+        return float64_error(out.reshape(n, -1), t.reshape(n, -1), kind, exact=exact)
 
     return post
 

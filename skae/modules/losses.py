@@ -89,15 +89,15 @@ def float64_row_error(
     return (norm.square() if order == 2 else norm) / output.shape[1]
 
 
-def per_sample_error(output: torch.Tensor, target: torch.Tensor, kind: str = "mse"):
-    """Mean reconstruction error of each sample, shape ``(n_samples,)``.
+def per_sample_error(output: torch.Tensor, target: torch.Tensor, kind: str = "mse", *, exact=False):
+    """Mean reconstruction error of each sample in float64, shape ``(n_samples,)``.
 
     ``output`` and ``target`` hold the same number of values per sample but
     may differ in layout (flat ``(n, T * F)`` against ``(n, T, F)``); both are
-    flattened per sample before :func:`reconstruction_error` is averaged.
+    flattened per sample before :func:`float64_row_error` (``exact`` as there).
     """
     n = target.shape[0]  # a symbolic batch size in an exported graph
-    return reconstruction_error(output.reshape(n, -1), target.reshape(n, -1), kind).mean(dim=1)
+    return float64_row_error(output.reshape(n, -1), target.reshape(n, -1), kind, exact=exact)
 
 
 class ReconstructionLoss(nn.Module):
