@@ -40,9 +40,11 @@ from skae.datasets import load_mnist_sample
 CONTAMINATIONS = (0.05, 0.1)
 
 
-def run(digit, X_train, y_train, X_test, y_test, novelty, epochs):
+def run(digit, X_train, y_train, X_test, y_test, novelty, epochs, code_distance="auto"):
     estimator = AutoEncoder(random_state=0, **({} if epochs is None else {"max_epochs": epochs}))
-    detector = AutoEncoderOutlierDetector(estimator, novelty=novelty, random_state=0)
+    detector = AutoEncoderOutlierDetector(
+        estimator, novelty=novelty, code_distance=code_distance, random_state=0
+    )
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -61,12 +63,20 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--digits", type=int, nargs="+", default=list(range(10)))
     parser.add_argument("--epochs", type=int, default=None, help="default: the estimator's")
+    parser.add_argument(
+        "--code-distance",
+        choices=["auto", "off"],
+        default="auto",
+        help="the detector's code_distance ('off': the reconstruction error alone)",
+    )
     args = parser.parse_args(argv)
+    code_distance = "auto" if args.code_distance == "auto" else False
     torch.set_num_threads(1)  # small models: one thread is as fast and shares the machine
     X_train, X_test, y_train, y_test = load_mnist_sample()
     print(
         f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} thread; real MNIST digits, 4,000 train / 1,000 test"
+        f"{torch.get_num_threads()} thread; real MNIST digits, 4,000 train / 1,000 test; "
+        f"code_distance={code_distance!r}"
     )
     header = "  ".join(f"flag@{c:.2f}" for c in CONTAMINATIONS)
     print(f"{'digit':>5}  {'novelty':>7}  {'n new':>5}  {header}  {'ROC-AUC':>7}  {'fit s':>6}")
@@ -75,7 +85,7 @@ def main(argv=None):
     for digit in args.digits:
         for novelty in (True, False):
             flagged, auc, seconds, n = run(
-                digit, X_train, y_train, X_test, y_test, novelty, args.epochs
+                digit, X_train, y_train, X_test, y_test, novelty, args.epochs, code_distance
             )
             totals[novelty].append((flagged, auc))
             cells = "  ".join(f"{f:>9.3f}" for f in flagged)

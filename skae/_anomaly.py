@@ -6,6 +6,7 @@ from numbers import Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, OutlierMixin, _fit_context, clone
+from sklearn.covariance import LedoitWolf
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._available_if import available_if
@@ -22,6 +23,7 @@ from . import _codec, _engine
 from ._autoencoder import AutoEncoder
 from ._base import (
     _FLOAT32_MAX,
+    BaseAutoEncoder,
     SaveMixin,
     _check_float32_range,
     _check_input_values,
@@ -54,15 +56,44 @@ MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution times this is its sigma
 # The detector's error names, mapped to the kinds of ``sample_errors``.
 _ERRORS = {"squared": "mse", "absolute": "mae"}
 
+# The smallest median calibration error the code distance divides by: a model
+# that reconstructs its calibration rows exactly still gives finite scores.
+_MIN_ERROR_SCALE = 1e-12
+
+
+def _code_distance_refusal(estimator, n_features: int, code_width: int | None) -> str | None:
+    """Why the code distance cannot apply to ``estimator``, or None when it can.
+
+    It needs a skae autoencoder whose score is a reconstruction error (a
+    variational model scores by its own likelihood, whose KL term already
+    measures the code) and a code narrower than the input (with as many code
+    units as features there is no residual to weigh the code against).
+    """
+    name = type(estimator).__name__
+    if not isinstance(estimator, BaseAutoEncoder):
+        return f"{name} is not a skae autoencoder, whose score is a reconstruction error"
+    if hasattr(estimator, "_elbo_post"):
+        return (
+            f"{name} scores by its evidence lower bound, whose KL term already measures "
+            "how unusual a sample's code is"
+        )
+    if code_width is not None and code_width >= n_features:
+        return (
+            f"its code has {code_width} values for {n_features} features: with no fewer "
+            "features than code values there is no residual to weigh the code against"
+        )
+    return None
+
 
 class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, BaseEstimator):
     """Outlier detector scoring samples by how well an autoencoder reconstructs them.
 
     Fits a clone of ``estimator`` (any skae autoencoder) on data assumed to
-    be mostly normal. A sample's score is its negative reconstruction
-    error, or the estimator's own ``score_samples`` (the per-sample ELBO of
-    a variational model): higher is more normal, as in scikit-learn's
-    detectors. ``predict`` flags as outliers (-1) the samples scoring
+    be mostly normal. A sample's score is minus how unusual it is: its
+    reconstruction error and, for a deterministic autoencoder, how far its
+    code lies from the training codes (``code_distance``), or the
+    estimator's own ``score_samples`` (the per-sample ELBO of a variational
+    model): higher is more normal, as in scikit-learn's detectors. ``predict`` flags as outliers (-1) the samples scoring
     below ``offset_``, which ``contamination`` sets from the scores of
     calibration samples held out of training (``calibration_fraction``):
     an autoencoder reconstructs its own training data far better than new
@@ -138,6 +169,28 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
         :class:`~skae.TabularAE`, which standardises its numeric columns and
         encodes its categorical ones, is handed the data as given (a
         DataFrame stays one), and ``standardize`` does not apply.
+    code_distance : "auto" or bool, default="auto"
+        Whether the score also measures how far a sample's code lies from
+        the codes of the training samples. A reconstruction error sees only
+        what the model cannot rebuild; a sample far out along the directions
+        the code does rebuild (an unusually large value of a feature the
+        normal data vary in) is reconstructed well and would pass. With the
+        code distance, minus the score is ``D2 + dof * error /
+        error_scale_``: ``D2`` the squared Mahalanobis distance of the code
+        from the training codes' mean (Ledoit-Wolf covariance of the
+        training codes, ``code_mean_`` and ``code_precision_``), ``error``
+        the sample's reconstruction error, ``error_scale_`` its median over
+        the calibration samples (a robust estimate of its mean, which a few
+        rows with huge errors would inflate) and ``dof``
+        (``residual_dof_``) the number of features less the code's width. It is twice the negative
+        log-likelihood, up to a constant, of a Gaussian code with a
+        Gaussian residual of the calibration samples' scale in the
+        remaining dimensions: probabilistic PCA's, with the autoencoder in
+        place of the linear projection. ``"auto"`` turns it on where it
+        applies: a deterministic skae autoencoder (a variational model's
+        ELBO has its own term for the code) whose code is narrower than the
+        input. ``True`` asks for it (an error where it does not apply),
+        ``False`` scores by the error alone.
     random_state : int, RandomState instance or None, default=None
         Seeds the autoencoder, for reproducible scores. It is passed to the
         default ``AutoEncoder``, and to a given ``estimator`` that has a
@@ -153,6 +206,20 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
     calibration_scores_ : ndarray of shape (n_calibration,)
         Sorted scores of the calibration samples (of the training samples
         with ``novelty=False``).
+    code_distance_ : bool
+        Whether the scores include the code distance (``code_distance``).
+    code_mean_ : ndarray of shape (code_width,)
+        Mean code of the training samples (with the code distance only).
+    code_precision_ : ndarray of shape (code_width, code_width)
+        Inverse of the Ledoit-Wolf covariance of the training codes (with
+        the code distance only).
+    error_scale_ : float
+        Median reconstruction error of the calibration samples (of the
+        training samples with ``novelty=False``), with the code distance
+        only.
+    residual_dof_ : int
+        Number of features less the code's width, with the code distance
+        only.
     offset_ : float
         Threshold on ``score_samples`` for the current ``contamination``:
         ``decision_function`` is ``score_samples - offset_`` and samples
@@ -192,6 +259,7 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
         "calibration_fraction": [Interval(Real, 0, 1, closed="neither")],
         "error": [StrOptions({"model", *_ERRORS})],
         "standardize": ["boolean"],
+        "code_distance": [StrOptions({"auto"}), "boolean"],
         "random_state": ["random_state"],
     }
 
@@ -206,6 +274,7 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
         calibration_fraction=0.2,
         error="model",
         standardize=True,
+        code_distance="auto",
         random_state=None,
     ):
         self.estimator = estimator
@@ -216,6 +285,7 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
         self.calibration_fraction = calibration_fraction
         self.error = error
         self.standardize = standardize
+        self.code_distance = code_distance
         self.random_state = random_state
 
     # The wrapped estimator validates its own parameters when it is fitted.
@@ -292,8 +362,45 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
         y_train = y if y is None or calibration is None else _rows(y, train)
         self.estimator_ = estimator.fit(X_train, y_train)
         held_out = X_train if calibration is None else take(X, calibration)
+        self._fit_code_distance(X_train, held_out, take)
         self.calibration_scores_ = np.sort(self._score(held_out))
         return self
+
+    # Training rows encoded for the code distance's mean and covariance: a
+    # seeded subset beyond this, so that its cost is bounded however large the data.
+    _code_distance_rows = 4096
+
+    def _fit_code_distance(self, X_train, held_out, take):
+        """Resolve ``code_distance`` and fit its code statistics and error scale."""
+        for name in ("code_mean_", "code_precision_", "error_scale_", "residual_dof_"):
+            self.__dict__.pop(name, None)
+        self.code_distance_ = False
+        if self.code_distance is False:
+            return
+        est = self.estimator_
+        codes = None
+        if isinstance(est, BaseAutoEncoder) and not hasattr(est, "_elbo_post"):
+            n = _num_samples(X_train)
+            if n > self._code_distance_rows:
+                rows = np.random.RandomState(0).choice(n, self._code_distance_rows, replace=False)
+                X_train = take(X_train, np.sort(rows))
+            codes = np.asarray(est.transform(X_train), dtype=np.float64)
+            codes = codes.reshape(len(codes), -1)
+        n_features = int(np.prod(np.shape(X_train)[1:])) if np.ndim(X_train) > 1 else 1
+        refusal = _code_distance_refusal(est, n_features, None if codes is None else codes.shape[1])
+        if refusal is not None:
+            if self.code_distance == "auto":
+                return
+            raise ValueError(
+                f"code_distance=True weighs a sample's code against its reconstruction "
+                f"error, but {refusal}. Use code_distance='auto' or False."
+            )
+        covariance = LedoitWolf().fit(codes)
+        self.code_mean_ = covariance.location_
+        self.code_precision_ = covariance.get_precision()
+        self.residual_dof_ = n_features - codes.shape[1]
+        self.error_scale_ = max(float(np.median(self._error(held_out))), _MIN_ERROR_SCALE)
+        self.code_distance_ = True
 
     def _calibration_split(self, n):
         """Sorted training and calibration rows of ``n`` (calibration ``None``: none held out)."""
@@ -375,13 +482,23 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
             "or fit with standardize=False and scale the data yourself."
         )
 
-    def _score(self, X):
+    def _error(self, X):
+        """Minus the estimator's score of each sample: its reconstruction error, or minus its ELBO."""
         if self.error == "model":
             scores = self.estimator_.score_samples(X)
         else:
             est = self.estimator_
             scores = -est._errors(*est._score_data(X), _ERRORS[self.error])
-        return np.asarray(scores, dtype=np.float64).reshape(len(X))
+        return -np.asarray(scores, dtype=np.float64).reshape(len(X))
+
+    def _score(self, X):
+        error = self._error(X)
+        if not self.__dict__.get("code_distance_", False):  # or a file from before it
+            return -error
+        codes = np.asarray(self.estimator_.transform(X), dtype=np.float64)
+        centred = codes.reshape(len(codes), -1) - self.code_mean_
+        distance = np.einsum("ij,jk,ik->i", centred, self.code_precision_, centred)
+        return -(distance + self.residual_dof_ * error / self.error_scale_)
 
     @property
     def offset_(self) -> float:
@@ -413,7 +530,9 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
         The autoencoder's :meth:`~skae.AutoEncoder.feature_errors` of the
         standardised ``X`` (``standardize=True``), squared, or absolute for
         ``error="absolute"``: for ``error="squared"`` and ``"absolute"`` the
-        row mean is minus ``score_samples``.
+        row mean is the error in ``score_samples``, which is minus that mean
+        without the code distance (``code_distance_`` False) and minus
+        ``D2 + residual_dof_ * mean / error_scale_`` with it.
 
         Parameters
         ----------
@@ -476,7 +595,9 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
         scores : ndarray of shape (n_samples,)
             The negative reconstruction error (``error="squared"`` or
             ``"absolute"``) or the estimator's ``score_samples``
-            (``error="model"``).
+            (``error="model"``); with the code distance
+            (``code_distance_``), minus ``D2 + residual_dof_ * error /
+            error_scale_`` (see ``code_distance``).
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)

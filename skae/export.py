@@ -261,12 +261,27 @@ def _detector_outputs(detector, dtype):
         scale = torch.as_tensor(scaler.scale_, dtype=torch.float64, device=x.device)
         return {**named, _DATA: ((x.double() - mean) / scale).to(x.dtype)}
 
-    def score_samples(named):
-        named = standardized(named)
+    def error_score(named):
         if kind is None:
             return scores["score_samples"](named).double()
         out = scores["reconstruct"](named).float()
         return -_error_post(kind)(out, named[_DATA])
+
+    code_distance = detector.__dict__.get("code_distance_", False)
+    if code_distance:
+        code_mean = torch.as_tensor(detector.code_mean_, dtype=torch.float64)
+        code_precision = torch.as_tensor(detector.code_precision_, dtype=torch.float64)
+        weight = detector.residual_dof_ / detector.error_scale_
+
+    def score_samples(named):
+        named = standardized(named)
+        score = error_score(named)
+        if not code_distance:
+            return score
+        codes = scores["transform"](named).double()
+        centred = codes.reshape(codes.shape[0], -1) - code_mean.to(codes.device)
+        distance = ((centred @ code_precision.to(codes.device)) * centred).sum(dim=1)
+        return score * weight - distance
 
     def decision_function(named):
         return score_samples(named) - float(detector.offset_)

@@ -5,13 +5,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.base import BaseEstimator, clone
+from sklearn.covariance import LedoitWolf
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import roc_auc_score
 from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skae import AutoEncoder, AutoEncoderOutlierDetector
+from skae import VAE, AutoEncoder, AutoEncoderOutlierDetector
 from skae._anomaly import AUTO_MAD_FACTOR, MAD_TO_SIGMA
 
 
@@ -25,6 +26,13 @@ def small_ae(**params):
             **params,
         }
     )
+
+
+def _code_distance(detector, X):
+    """Squared Mahalanobis distance of the codes of ``X`` from the detector's training codes."""
+    codes = detector.estimator_.transform(detector._standardized(X))
+    centred = codes - detector.code_mean_
+    return np.sum((centred @ detector.code_precision_) * centred, axis=1)
 
 
 @pytest.fixture(scope="module")
@@ -157,13 +165,14 @@ def test_auto_contamination_on_gaussian_scores():
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_errors_squared_absolute_and_model(zeros):
     X_train, held_out, _ = zeros
-    model = AutoEncoderOutlierDetector(small_ae(max_epochs=3), standardize=False).fit(X_train)
-    squared = AutoEncoderOutlierDetector(
-        small_ae(max_epochs=3), error="squared", standardize=False
-    ).fit(X_train)
-    absolute = AutoEncoderOutlierDetector(
-        small_ae(max_epochs=3), error="absolute", standardize=False
-    ).fit(X_train)
+    plain = dict(standardize=False, code_distance=False)  # the error alone
+    model = AutoEncoderOutlierDetector(small_ae(max_epochs=3), **plain).fit(X_train)
+    squared = AutoEncoderOutlierDetector(small_ae(max_epochs=3), error="squared", **plain).fit(
+        X_train
+    )
+    absolute = AutoEncoderOutlierDetector(small_ae(max_epochs=3), error="absolute", **plain).fit(
+        X_train
+    )
     rec = squared.estimator_.reconstruct(held_out)
     # "model" defers to the autoencoder's score_samples: the negative MSE
     np.testing.assert_allclose(
@@ -189,11 +198,13 @@ class _ModelScoredAE(AutoEncoder):
 def test_model_error_defers_to_the_estimators_own_score(zeros):
     X_train, held_out, _ = zeros
     est = _ModelScoredAE(**small_ae(max_epochs=3).get_params())
-    model = AutoEncoderOutlierDetector(est, standardize=False).fit(X_train)
+    model = AutoEncoderOutlierDetector(est, standardize=False, code_distance=False).fit(X_train)
     np.testing.assert_allclose(
         model.score_samples(held_out), -np.sum(model.estimator_.transform(held_out) ** 2, axis=1)
     )
-    squared = AutoEncoderOutlierDetector(est, error="squared", standardize=False).fit(X_train)
+    squared = AutoEncoderOutlierDetector(
+        est, error="squared", standardize=False, code_distance=False
+    ).fit(X_train)
     np.testing.assert_allclose(
         squared.score_samples(held_out),
         AutoEncoder.score_samples(squared.estimator_, held_out),
@@ -217,12 +228,17 @@ def test_nd_input_reaches_the_estimator(standardize):
         _SequenceAE(n_components=2, max_epochs=3, random_state=0),
         error="absolute",
         standardize=standardize,
+        code_distance=False,
     ).fit(X)
     scores = detector.score_samples(X)
     assert scores.shape == (60,)
     Xs = detector.scaler_.transform(X.reshape(60, -1)) if standardize else X.reshape(60, -1)
     rec = detector.estimator_.reconstruct(X.reshape(60, -1) if not standardize else Xs)
     np.testing.assert_allclose(scores, -np.mean(np.abs(Xs - rec), axis=1), rtol=1e-6)
+    # the code distance counts the residual over every value of a row
+    detector.set_params(code_distance="auto").fit(X)
+    assert detector.code_distance_ and detector.residual_dof_ == 5 * 3 - 2
+    assert np.all(np.isfinite(detector.score_samples(X)))
 
 
 def test_standardize_is_a_scaler_in_front(zeros):
@@ -497,12 +513,20 @@ def test_feature_errors_are_a_frame_where_the_user_has_pandas(digits_ae):
 def test_detector_feature_errors_are_those_of_its_scores(zeros):
     X_train, held_out, _ = zeros
     for error in ("squared", "absolute"):
-        detector = AutoEncoderOutlierDetector(small_ae(max_epochs=3), error=error)
-        detector.fit(X_train)
-        errors = detector.feature_errors(held_out)
+        plain = AutoEncoderOutlierDetector(small_ae(max_epochs=3), error=error, code_distance=False)
+        errors = plain.fit(X_train).feature_errors(held_out)
         assert errors.shape == held_out.shape
+        np.testing.assert_allclose(errors.mean(axis=1), -plain.score_samples(held_out), rtol=1e-12)
+        # with the code distance, the same mean is the error part of the score
+        detector = AutoEncoderOutlierDetector(small_ae(max_epochs=3), error=error).fit(X_train)
+        assert detector.code_distance_
+        errors = detector.feature_errors(held_out)
+        np.testing.assert_allclose(errors, plain.feature_errors(held_out), rtol=1e-12)
+        distance = _code_distance(detector, held_out)
         np.testing.assert_allclose(
-            errors.mean(axis=1), -detector.score_samples(held_out), rtol=1e-12
+            distance + detector.residual_dof_ * errors.mean(axis=1) / detector.error_scale_,
+            -detector.score_samples(held_out),
+            rtol=1e-10,
         )
     with pytest.raises(TypeError, match="use a skae autoencoder"):
         AutoEncoderOutlierDetector(_FirstColumn()).fit(X_train).feature_errors(held_out)
@@ -522,3 +546,83 @@ def test_standardized_overflow_quotes_the_users_range():
     with pytest.raises(ValueError, match=message):
         detector.score_samples(X_new)
     np.testing.assert_array_equal(detector.score_samples(X), before)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_code_distance_is_probabilistic_pcas_statistic(zeros):
+    X_train, held_out, _ = zeros
+    detector = AutoEncoderOutlierDetector(small_ae(max_epochs=3), random_state=0).fit(X_train)
+    assert detector.code_distance_  # "auto": a deterministic model with a narrow code
+    train, calibration = detector._calibration_split(len(X_train))
+    S = detector._standardized(X_train)
+    codes = detector.estimator_.transform(S[train]).astype(np.float64)
+    covariance = LedoitWolf().fit(codes)
+    np.testing.assert_allclose(detector.code_mean_, covariance.location_)
+    np.testing.assert_allclose(detector.code_precision_, covariance.get_precision())
+    assert detector.residual_dof_ == X_train.shape[1] - 4
+    error = -detector.estimator_.score_samples(S[calibration])
+    np.testing.assert_allclose(detector.error_scale_, np.median(error), rtol=1e-12)
+    # minus the score: D2 + dof * error / scale, for new rows and the calibration rows alike
+    for X, scores in (
+        (held_out, detector.score_samples(held_out)),
+        (X_train[calibration], detector.calibration_scores_),
+    ):
+        error = -detector.estimator_.score_samples(detector._standardized(X))
+        expected = _code_distance(detector, X) + detector.residual_dof_ * error / (
+            detector.error_scale_
+        )
+        np.testing.assert_allclose(np.sort(-expected), np.sort(scores), rtol=1e-10)
+
+
+def test_code_distance_catches_what_the_reconstruction_misses():
+    # normal rows on a plane in 6-D; outliers on the same plane, far out along
+    # it: a linear autoencoder with a 2-D code rebuilds both exactly
+    rng = np.random.RandomState(0)
+    basis = np.linalg.qr(rng.normal(size=(6, 2)))[0].T
+    X_train = rng.normal(size=(300, 2)) @ basis + 0.01 * rng.normal(size=(300, 6))
+    normal = rng.normal(size=(100, 2)) @ basis + 0.01 * rng.normal(size=(100, 6))
+    angle = rng.uniform(0, 2 * np.pi, size=20)  # 6 standard deviations out, any direction
+    far = 6 * np.c_[np.cos(angle), np.sin(angle)] @ basis + 0.01 * rng.normal(size=(20, 6))
+    X_test, y_test = np.vstack([normal, far]), np.r_[np.zeros(100), np.ones(20)]
+    linear = AutoEncoder(2, hidden_layer_sizes=(), max_epochs=60, random_state=0)
+    auc = {}
+    for code_distance in (False, True):
+        detector = AutoEncoderOutlierDetector(linear, code_distance=code_distance).fit(X_train)
+        auc[code_distance] = roc_auc_score(y_test, -detector.score_samples(X_test))
+    assert auc[True] > 0.99
+    assert auc[False] < 0.8, auc
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_code_distance_applies_where_it_has_a_meaning(zeros):
+    X_train, _, _ = zeros
+    vae = VAE(n_components=2, hidden_layer_sizes=(16,), max_epochs=1, random_state=0)
+    detector = AutoEncoderOutlierDetector(vae).fit(X_train)
+    assert not detector.code_distance_  # the ELBO has its own code term
+    assert not hasattr(detector, "code_mean_")
+    with pytest.raises(ValueError, match="evidence lower bound.*code_distance='auto' or False"):
+        AutoEncoderOutlierDetector(vae, code_distance=True).fit(X_train)
+    wide = small_ae(n_components=X_train.shape[1], max_epochs=1)
+    assert not AutoEncoderOutlierDetector(wide).fit(X_train).code_distance_
+    with pytest.raises(ValueError, match="64 values for 64 features"):
+        AutoEncoderOutlierDetector(wide, code_distance=True).fit(X_train)
+    # a refit without it drops the statistics of the last fit
+    detector = AutoEncoderOutlierDetector(small_ae(max_epochs=1)).fit(X_train)
+    assert detector.code_distance_ and hasattr(detector, "code_precision_")
+    detector.set_params(code_distance=False).fit(X_train)
+    assert not detector.code_distance_
+    assert not hasattr(detector, "code_precision_") and not hasattr(detector, "error_scale_")
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_code_statistics_come_from_a_bounded_seeded_subset(zeros, monkeypatch):
+    X_train, held_out, _ = zeros
+    monkeypatch.setattr(AutoEncoderOutlierDetector, "_code_distance_rows", 50)
+    first = AutoEncoderOutlierDetector(small_ae(max_epochs=2), random_state=0).fit(X_train)
+    train, _ = first._calibration_split(len(X_train))
+    rows = np.sort(np.random.RandomState(0).choice(len(train), 50, replace=False))
+    S = first._standardized(X_train)[train][rows]
+    covariance = LedoitWolf().fit(first.estimator_.transform(S).astype(np.float64))
+    np.testing.assert_allclose(first.code_precision_, covariance.get_precision())
+    again = AutoEncoderOutlierDetector(small_ae(max_epochs=2), random_state=0).fit(X_train)
+    np.testing.assert_array_equal(first.score_samples(held_out), again.score_samples(held_out))
