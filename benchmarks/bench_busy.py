@@ -17,7 +17,9 @@ afterwards. This benchmark times, in one run:
   start to pay, which sets ``ONE_THREAD_WORK``;
 * **busy**: ``skae demo`` and a ``ConvAE`` fit, idle and with one other
   CPU-bound process running, with skae's choice and with it switched off
-  (``ONE_THREAD_WORK = 0``: torch's default threads, as before).
+  (``ONE_THREAD_WORK = 0``: torch's default threads, as before), and the
+  ``ConvAE`` fit inside ``skae.cpu_threads("auto")`` (the cores other
+  processes leave free).
 
 Each time is the best of ``--repeats`` runs. Ratios are against the idle
 time of the same configuration measured in the same run.
@@ -40,7 +42,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 import skae._engine as engine
-from skae import AutoEncoder, ConvAE
+from skae import AutoEncoder, ConvAE, cpu_threads
 from skae.datasets import load_mnist_sample
 
 BUSY = "while True: pass"
@@ -141,30 +143,47 @@ def demo_off(epochs, out):
 
 
 def busy_rows(X, repeats, demo_epochs, with_demo, with_conv=True):
-    print(f"\nbusy (seconds, best of {repeats}; ratio = busy / idle of the same configuration)")
-    print(f"{'run':<44}{'choice':>8}{'idle':>8}{'busy':>8}{'ratio':>7}")
+    print(
+        f"\nbusy (seconds, best of {repeats}; ratio = busy / idle of the same configuration; "
+        "vs skae = busy / idle of skae's default choice)"
+    )
+    print(f"{'run':<44}{'choice':>8}{'idle':>8}{'busy':>8}{'ratio':>7}{'vs skae':>9}")
     runs = []
     if with_demo:
         folder = tempfile.mkdtemp()
         label = f"skae demo --epochs {demo_epochs}" if demo_epochs else "skae demo"
-        runs.append((label, lambda on: lambda: (demo if on else demo_off)(demo_epochs, folder)))
+        runs.append(
+            (
+                label,
+                ("skae", "off"),
+                lambda choice: (
+                    lambda: (demo if choice == "skae" else demo_off)(demo_epochs, folder)
+                ),
+            )
+        )
 
-    def conv(on):
+    def conv(choice):
+        # "auto": the fit inside skae.cpu_threads("auto"), on the cores left free
+        context = cpu_threads("auto") if choice == "auto" else contextlib.nullcontext()
+
         def fit():
-            with thread_choice(on):
+            with thread_choice(choice != "off"), context:
                 ConvAE(32, image_shape=(28, 28), max_epochs=1, random_state=0).fit(X)
 
         return fit
 
     if with_conv:
-        runs.append((f"ConvAE(32, 28x28), {len(X)} digits, 1 epoch", conv))
-    for name, make in runs:
-        for on in (True, False):
-            idle = best(make(on), repeats)
+        runs.append((f"ConvAE(32, 28x28), {len(X)} digits, 1 epoch", ("skae", "off", "auto"), conv))
+    for name, choices, make in runs:
+        idle_times = {}
+        for choice in choices:
+            idle = idle_times[choice] = best(make(choice), repeats)
             with busy_core(True):
-                busy = best(make(on), repeats)
-            label = "skae" if on else "off"
-            print(f"{name:<44}{label:>8}{idle:>8.1f}{busy:>8.1f}{busy / idle:>7.2f}")
+                busy = best(make(choice), repeats)
+            print(
+                f"{name:<44}{choice:>8}{idle:>8.1f}{busy:>8.1f}{busy / idle:>7.2f}"
+                f"{busy / idle_times[choices[0]]:>9.2f}"
+            )
 
 
 def main():

@@ -12,6 +12,7 @@ from ._conv import ConvAE
 from ._custom import ModuleAE
 from ._denoising import ConvDenoisingAE, DenoisingAE
 from ._distributed import DataParallel
+from ._engine import cpu_threads
 from ._sequence import SeqAE
 from ._sparse import SparseAE
 from ._summary import ModelSummary
@@ -50,6 +51,7 @@ __all__ = [
     "add_attribute_vector",
     "add_noise",
     "attribute_vector",
+    "cpu_threads",
     "interpolate",
     "latent_grid",
     "load",

@@ -639,13 +639,15 @@ class BaseAutoEncoder(
                 # interrupted before an epoch of this call completed: nothing to keep
                 raise KeyboardInterrupt
             self._set_fitted(net, seed)
-            self._check_finite(net, inputs[: self._finite_check_rows])
-            if not continuing:
-                self._built_params = self.get_params(deep=False)
-            self._fit_code_distribution(clean, y, merge=continuing and incremental)
-            # judged inside the rollback, so that an interruption here (Ctrl-C)
-            # leaves the model as it was; one partial_fit epoch is too early
-            collapse = [] if incremental else self._collapse_messages(inputs, clean)
+            # the post-fit passes over the data run on the threads the fit trained on
+            with _engine.use_threads(net.fit_threads):
+                self._check_finite(net, inputs[: self._finite_check_rows])
+                if not continuing:
+                    self._built_params = self.get_params(deep=False)
+                self._fit_code_distribution(clean, y, merge=continuing and incremental)
+                # judged inside the rollback, so that an interruption here (Ctrl-C)
+                # leaves the model as it was; one partial_fit epoch is too early
+                collapse = [] if incremental else self._collapse_messages(inputs, clean)
         if collapse:
             warn(
                 f"{type(self).__name__} did not learn to reconstruct its data: "

@@ -33,7 +33,9 @@ from __future__ import annotations
 import inspect
 import math
 import mmap
+import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
@@ -63,6 +65,7 @@ __all__ = [
     "HoldOutSplit",
     "in_unit_range",
     "PLACEMENT",
+    "cpu_threads",
     "MemmapSource",
     "PRECISIONS",
     "LR_SCHEDULES",
@@ -1414,21 +1417,141 @@ def batch_work(module: torch.nn.Module, row: torch.Tensor, batch_size: int) -> i
     return int(total) * int(batch_size)
 
 
-@contextmanager
-def training_threads(work: int | None):
-    """Run a fit on one intra-op thread when its batches are small work, then restore.
+# The intra-op threads of the fits in this context: None for skae's choice
+# by the work of a batch, an int, or "auto" (the cores other processes leave
+# free); set by the active skae.cpu_threads context.
+THREADS: ContextVar = ContextVar("skae_threads", default=None)
 
-    ``work`` is :func:`batch_work`, None off the CPU. A fit whose batches are
-    below :data:`ONE_THREAD_WORK` multiply-adds trains on one thread;
-    larger ones, and those of unknown work, keep the caller's
-    ``torch.get_num_threads()``. The
-    caller's setting is restored afterwards, also when the fit raises.
-    The choice depends on the network and the batch size only, so the
-    same seed gives the same model on the same machine, busy or idle.
+# Reads of the run queue that cpu_threads("auto") takes at a fit's start,
+# SAMPLE_SECONDS apart: the most other runnable threads seen counts.
+LOAD_SAMPLES, SAMPLE_SECONDS = 5, 0.002
+
+
+def _running_threads(path: str) -> int:
+    """Runnable threads (state R) among the tasks under ``path`` (``/proc/<pid>/task``)."""
+    count = 0
+    for task in os.listdir(path):
+        try:
+            with open(os.path.join(path, task, "stat")) as stat:
+                # "pid (name) state ...": the name may hold spaces and parentheses
+                count += stat.read().rpartition(")")[2].split()[0] == "R"
+        except (OSError, IndexError):  # a thread that ended meanwhile
+            continue
+    return count
+
+
+def free_cores() -> int | None:
+    """The cores of this process that no other process's runnable thread takes now, at least 1.
+
+    The cores this process may run on (its affinity) less the most other
+    runnable threads seen over a few reads of the run queue
+    (``/proc/loadavg``'s running count, less this process's own running
+    threads). None where the run queue cannot be read (not Linux).
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    others = 0
+    try:
+        for sample in range(LOAD_SAMPLES):
+            if sample:
+                time.sleep(SAMPLE_SECONDS)
+            with open("/proc/loadavg") as loadavg:
+                running = int(loadavg.read().split()[3].split("/")[0])
+            others = max(others, running - _running_threads("/proc/self/task"))
+    except (OSError, ValueError, IndexError):
+        return None
+    return max(1, cores - others)
+
+
+class cpu_threads:
+    """Context manager: how many CPU threads the fits inside it train on.
+
+    By default skae trains a fit whose batches are small work (a few
+    milliseconds a step) on one intra-op thread, and larger ones on
+    torch's threads (``torch.get_num_threads()``, one per core), restoring
+    the caller's setting afterwards. On a machine whose cores other
+    processes keep busy, those threads wait for each other at every
+    operation and a large fit slows several-fold. Inside this block:
+
+    * an int ``n`` trains every fit on ``n`` threads;
+    * ``"auto"`` trains a fit above the small-work bound on the cores that
+      other processes leave free when it starts (read from the run queue
+      on Linux; at most ``torch.get_num_threads()``, at least 1; elsewhere
+      torch's threads), and small fits on one thread as always.
+
+    Reproducibility: a model depends on the number of threads it trained
+    on (kernels split their sums by thread), so with ``"auto"`` the same
+    seed gives the same model only at the same load; an int keeps it. The
+    setting is restored after each fit, also when it fails, and applies to
+    the fits of the calling thread (a context variable: new threads and
+    worker processes start outside it). Inference is not affected.
+
+    Parameters
+    ----------
+    n_threads : int >= 1 or "auto", default="auto"
+        Threads of each fit, or ``"auto"`` for the free cores.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skae import AutoEncoder, cpu_threads
+    >>> X = load_digits().data / 16
+    >>> with cpu_threads("auto"):
+    ...     ae = AutoEncoder(n_components=8, max_epochs=2, random_state=0).fit(X)
+    """
+
+    def __init__(self, n_threads="auto"):
+        if n_threads != "auto" and not (
+            isinstance(n_threads, int) and not isinstance(n_threads, bool) and n_threads >= 1
+        ):
+            raise ValueError(
+                f"cpu_threads takes a number of threads >= 1 or 'auto', got {n_threads!r}."
+            )
+        self.n_threads = n_threads
+
+    def __enter__(self):
+        self._token = THREADS.set(self.n_threads)
+        return self
+
+    def __exit__(self, *exc_info):
+        THREADS.reset(self._token)
+        return False
+
+    def __repr__(self) -> str:
+        return f"cpu_threads({self.n_threads!r})"
+
+
+def fit_threads(work: int | None, available: int) -> int:
+    """The intra-op threads of a fit whose batches are ``work`` multiply-adds.
+
+    ``available`` is the caller's ``torch.get_num_threads()``. Below
+    :data:`ONE_THREAD_WORK` a fit trains on one thread, larger ones (and
+    those of unknown work) on ``available``, unless a :class:`cpu_threads`
+    context says otherwise.
+    """
+    choice = THREADS.get()
+    if isinstance(choice, int):
+        return choice
+    if work is not None and work < ONE_THREAD_WORK:
+        return 1
+    if choice == "auto":
+        free = free_cores()
+        return available if free is None else max(1, min(available, free))
+    return available
+
+
+@contextmanager
+def use_threads(threads: int):
+    """Run the block on ``threads`` intra-op threads, then restore the caller's setting.
+
+    Restored also when the block raises. A fit runs its training
+    (:func:`train`) and its post-fit passes over the data (the checks, the
+    code statistics) in such blocks, on the threads :func:`fit_threads`
+    chose for it (``net.fit_threads``).
     """
     previous = torch.get_num_threads()
-    small = work is not None and work < ONE_THREAD_WORK
-    threads = 1 if small else previous
     if threads == previous:
         yield previous
         return
@@ -1476,8 +1599,12 @@ def train(
         # the thread choice is the CPU's: no counting pass on another device
         cpu = device.type == "cpu"
         work = batch_work(net.module_, data.first_rows(1), net.batch_size) if cpu else None
+        # Outside a cpu_threads("auto") block the choice depends on the
+        # network and the batch size only, so the same seed gives the same
+        # model on the same machine, busy or idle.
+        net.fit_threads = fit_threads(work, torch.get_num_threads())
         try:
-            with training_threads(work):
+            with use_threads(net.fit_threads):
                 net.partial_fit(data, None, epochs=epochs)
         finally:
             net.train_split = split

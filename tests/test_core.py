@@ -7,6 +7,9 @@ training, a raw torch error on divergence, and parameters silently ignored.
 """
 
 import os
+import subprocess
+import sys
+import time
 import tracemalloc
 import warnings
 
@@ -374,6 +377,83 @@ def test_the_thread_count_is_restored_when_a_fit_fails():
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(previous)
+
+
+def _threads_of_a_fit(hidden, **context):
+    """The threads each batch of a one-epoch fit ran on, under ``skae.cpu_threads`` if given."""
+    X = np.random.RandomState(0).rand(128, 64).astype(np.float32)
+    _THREADS_SEEN.clear()
+    ae = AutoEncoder(
+        4, hidden_layer_sizes=hidden, max_epochs=1, random_state=0, callbacks=[_ThreadsSeen()]
+    )
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        if context:
+            with skae.cpu_threads(context["n_threads"]):
+                ae.fit(X)
+        else:
+            ae.fit(X)
+        assert torch.get_num_threads() == 2  # restored
+        return set(_THREADS_SEEN)
+    finally:
+        torch.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("hidden, expected", [((16,), 1), ((2048, 2048), 2)])
+def test_the_post_fit_passes_run_on_the_threads_of_the_fit(hidden, expected, monkeypatch):
+    seen = []
+    for name in ("_check_finite", "_fit_code_distribution", "_collapse_messages"):
+        original = getattr(AutoEncoder, name)
+
+        def spy(self, *args, _original=original, **kwargs):
+            seen.append(torch.get_num_threads())
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(AutoEncoder, name, spy)
+    assert _threads_of_a_fit(hidden) == {expected}
+    assert seen == [expected] * 3
+
+
+def test_cpu_threads_sets_the_threads_of_every_fit_inside():
+    assert _threads_of_a_fit((16,), n_threads=2) == {2}  # small work too: asked for
+    assert _threads_of_a_fit((2048, 2048), n_threads=1) == {1}
+    assert _threads_of_a_fit((2048, 2048)) == {2}  # outside: torch's threads again
+    assert _engine.THREADS.get() is None
+
+
+def test_cpu_threads_auto_takes_the_cores_other_processes_leave(monkeypatch):
+    monkeypatch.setattr(_engine, "free_cores", lambda: 1)
+    assert _threads_of_a_fit((2048, 2048), n_threads="auto") == {1}
+    monkeypatch.setattr(_engine, "free_cores", lambda: 8)  # never above the caller's threads
+    assert _threads_of_a_fit((2048, 2048), n_threads="auto") == {2}
+    monkeypatch.setattr(_engine, "free_cores", lambda: None)  # no run queue to read
+    assert _threads_of_a_fit((2048, 2048), n_threads="auto") == {2}
+    # small work keeps its one thread
+    monkeypatch.setattr(_engine, "free_cores", lambda: 2)
+    assert _threads_of_a_fit((16,), n_threads="auto") == {1}
+
+
+def test_free_cores_sees_a_busy_process():
+    if not os.path.exists("/proc/loadavg"):
+        pytest.skip("reads Linux's run queue")
+    cores = len(os.sched_getaffinity(0))
+    idle = _engine.free_cores()
+    assert 1 <= idle <= cores
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)
+        seen = min(_engine.free_cores() for _ in range(5))
+    finally:
+        busy.kill()
+        busy.wait()
+    assert seen <= max(1, cores - 1)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "all"])
+def test_cpu_threads_refuses_what_is_not_a_thread_count(bad):
+    with pytest.raises(ValueError, match="number of threads >= 1 or 'auto'"):
+        skae.cpu_threads(bad)
 
 
 def test_batch_work_counts_dense_and_convolution_multiply_adds():
