@@ -349,19 +349,7 @@ class _ThreadsSeen(Callback):  # the fit trains with a copy: record in the modul
 
 @pytest.mark.parametrize("hidden, expected", [((16,), 1), ((2048, 2048), 2)])
 def test_small_batches_train_on_one_thread_and_the_setting_is_restored(hidden, expected):
-    X = np.random.RandomState(0).rand(128, 64).astype(np.float32)
-    _THREADS_SEEN.clear()
-    ae = AutoEncoder(
-        4, hidden_layer_sizes=hidden, max_epochs=1, random_state=0, callbacks=[_ThreadsSeen()]
-    )
-    previous = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        ae.fit(X)
-        assert torch.get_num_threads() == 2
-        assert set(_THREADS_SEEN) == {expected}
-    finally:
-        torch.set_num_threads(previous)
+    assert _threads_of_a_fit(hidden) == {expected}  # the helper checks the restored setting
 
 
 def test_the_thread_count_is_restored_when_a_fit_fails():
