@@ -93,8 +93,8 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
     reconstruction error and, for a deterministic autoencoder, how far its
     code lies from the training codes (``code_distance``), or the
     estimator's own ``score_samples`` (the per-sample ELBO of a variational
-    model): higher is more normal, as in scikit-learn's detectors. ``predict`` flags as outliers (-1) the samples scoring
-    below ``offset_``, which ``contamination`` sets from the scores of
+    model): higher is more normal, as in scikit-learn's detectors.
+    ``predict`` flags as outliers (-1) the samples scoring below ``offset_``, which ``contamination`` sets from the scores of
     calibration samples held out of training (``calibration_fraction``):
     an autoencoder reconstructs its own training data far better than new
     data, so a threshold set on the training scores flags many times
@@ -182,10 +182,10 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
         the sample's reconstruction error, ``error_scale_`` its median over
         the calibration samples (a robust estimate of its mean, which a few
         rows with huge errors would inflate) and ``dof``
-        (``residual_dof_``) the number of features less the code's width. It is twice the negative
-        log-likelihood, up to a constant, of a Gaussian code with a
-        Gaussian residual of the calibration samples' scale in the
-        remaining dimensions: probabilistic PCA's, with the autoencoder in
+        (``residual_dof_``) the number of features less the code's width.
+        It is twice the negative log-likelihood, up to a constant, of a
+        Gaussian code with a Gaussian residual of the calibration samples'
+        scale in the remaining dimensions: probabilistic PCA's, with the autoencoder in
         place of the linear projection. ``"auto"`` turns it on where it
         applies: a deterministic skae autoencoder (a variational model's
         ELBO has its own term for the code) whose code is narrower than the
