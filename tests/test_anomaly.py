@@ -626,3 +626,31 @@ def test_code_statistics_come_from_a_bounded_seeded_subset(zeros, monkeypatch):
     np.testing.assert_allclose(first.code_precision_, covariance.get_precision())
     again = AutoEncoderOutlierDetector(small_ae(max_epochs=2), random_state=0).fit(X_train)
     np.testing.assert_array_equal(first.score_samples(held_out), again.score_samples(held_out))
+
+
+@pytest.fixture(scope="module")
+def plane_detector():
+    """A detector around a linear 2-D code of rows on a plane in 6-D."""
+    rng = np.random.RandomState(0)
+    basis = np.linalg.qr(rng.normal(size=(6, 2)))[0].T
+    X = rng.normal(size=(300, 2)) @ basis + 0.05 * rng.normal(size=(300, 6))
+    linear = AutoEncoder(2, hidden_layer_sizes=(), max_epochs=30, random_state=0)
+    return AutoEncoderOutlierDetector(linear).fit(X), basis
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    scale=st.floats(1e-3, 1e3),
+    along=st.floats(1.5, 20.0),
+)
+def test_code_distance_score_laws(plane_detector, seed, scale, along):
+    detector, basis = plane_detector
+    rng = np.random.default_rng(seed)
+    X = scale * rng.normal(size=(20, 6))
+    scores = detector.score_samples(X)
+    # minus the score is a distance plus a weighted error: finite and never positive
+    assert np.all(np.isfinite(scores)) and np.all(scores <= 0)
+    # a row moved out along the plane, which the code rebuilds, scores lower
+    row = rng.normal(size=(1, 2)) @ basis
+    assert detector.score_samples(along * row)[0] < detector.score_samples(row)[0]
