@@ -19,7 +19,8 @@ afterwards. This benchmark times, in one run:
   CPU-bound process running, with skae's choice and with it switched off
   (``ONE_THREAD_WORK = 0``: torch's default threads, as before), and the
   ``ConvAE`` fit inside ``skae.cpu_threads("auto")`` (the cores other
-  processes leave free).
+  processes leave free), and the fitted model's ``score_samples`` with
+  the caller's threads and inside that block.
 
 Each time is the best of ``--repeats`` runs. Ratios are against the idle
 time of the same configuration measured in the same run.
@@ -174,6 +175,19 @@ def busy_rows(X, repeats, demo_epochs, with_demo, with_conv=True):
 
     if with_conv:
         runs.append((f"ConvAE(32, 28x28), {len(X)} digits, 1 epoch", ("skae", "off", "auto"), conv))
+        fitted = ConvAE(32, image_shape=(28, 28), max_epochs=1, random_state=0).fit(X)
+
+        def score(choice):
+            # inference: the default keeps the caller's threads ("skae")
+            context = cpu_threads("auto") if choice == "auto" else contextlib.nullcontext()
+
+            def run():
+                with context:
+                    fitted.score_samples(X)
+
+            return run
+
+        runs.append((f"ConvAE score_samples, {len(X)} digits", ("skae", "auto"), score))
     for name, choices, make in runs:
         idle_times = {}
         for choice in choices:

@@ -1440,11 +1440,11 @@ def _running_threads(path: str) -> int:
     return count
 
 
-def free_cores() -> int | None:
+def free_cores(samples: int = LOAD_SAMPLES) -> int | None:
     """The cores of this process that no other process's runnable thread takes now, at least 1.
 
     The cores this process may run on (its affinity) less the most other
-    runnable threads seen over a few reads of the run queue
+    runnable threads seen over ``samples`` reads of the run queue
     (``/proc/loadavg``'s running count, less this process's own running
     threads). None where the run queue cannot be read (not Linux).
     """
@@ -1454,7 +1454,7 @@ def free_cores() -> int | None:
         cores = os.cpu_count() or 1
     others = 0
     try:
-        for sample in range(LOAD_SAMPLES):
+        for sample in range(samples):
             if sample:
                 time.sleep(SAMPLE_SECONDS)
             with open("/proc/loadavg") as loadavg:
@@ -1466,7 +1466,7 @@ def free_cores() -> int | None:
 
 
 class cpu_threads:
-    """Context manager: how many CPU threads the fits inside it train on.
+    """Context manager: how many CPU threads the fits and inference inside it run on.
 
     By default skae trains a fit whose batches are small work (a few
     milliseconds a step) on one intra-op thread, and larger ones on
@@ -1485,8 +1485,12 @@ class cpu_threads:
     on (kernels split their sums by thread), so with ``"auto"`` the same
     seed gives the same model only at the same load; an int keeps it. The
     setting is restored after each fit, also when it fails, and applies to
-    the fits of the calling thread (a context variable: new threads and
-    worker processes start outside it). Inference is not affected.
+    the calls of the calling thread (a context variable: new threads and
+    worker processes start outside it). Inference inside the block
+    (``transform``, ``score_samples``, ...) runs on the same count: the
+    int, or for ``"auto"`` the cores free when the call starts; its outputs
+    may then differ at float rounding from those on another number of
+    threads.
 
     Parameters
     ----------
@@ -1536,10 +1540,27 @@ def fit_threads(work: int | None, available: int) -> int:
         return choice
     if work is not None and work < ONE_THREAD_WORK:
         return 1
-    if choice == "auto":
-        free = free_cores()
-        return available if free is None else max(1, min(available, free))
-    return available
+    return _free_threads(available) if choice == "auto" else available
+
+
+def inference_threads(available: int) -> int:
+    """The intra-op threads of an inference call (:func:`map_rows`).
+
+    ``available`` (the caller's ``torch.get_num_threads()``), unless a
+    :class:`cpu_threads` block says otherwise: its int, or for ``"auto"``
+    the free cores from one read of the run queue (a call may be one row,
+    so it is not sampled as a fit's start is), at most ``available``.
+    """
+    choice = THREADS.get()
+    if isinstance(choice, int):
+        return choice
+    return _free_threads(available, samples=1) if choice == "auto" else available
+
+
+def _free_threads(available: int, samples: int = LOAD_SAMPLES) -> int:
+    """:func:`free_cores` within ``[1, available]``; ``available`` where it cannot be read."""
+    free = free_cores(samples)
+    return available if free is None else max(1, min(available, free))
 
 
 @contextmanager
@@ -1680,35 +1701,43 @@ def map_rows(
     Inference mutates nothing shared, so threads may call it at once on one
     module: :func:`train` leaves modules in evaluation mode, and a module
     found in training mode is switched to evaluation mode for good, never
-    back (training sets its own mode).
+    back (training sets its own mode). Inside a :class:`cpu_threads` block
+    it runs on the block's threads (:func:`inference_threads`), setting
+    torch's process-wide thread count for the call and restoring it.
 
     Returns the float32 (or, for ``post``'s non-float results, their own
     dtype) numpy concatenation of the per-row results.
     """
     if module.training:
         module.eval()
-    device = precision.device
     rows = inference_rows(arrays[0], row_values)
     outputs = []
-    for index, blocks in enumerate(row_chunks(*arrays, batch_size=rows)):
-        if prepare is not None:
-            blocks = prepare(index, *blocks)
-        first = to_tensor(blocks[0], device)
-        rest = [_post_tensor(block, device) for block in blocks[1:]]
-        results = []
-        for start in range(0, len(first), rows):
-            batch = first[start : start + rows]
-            n = len(batch)
-            if n < rows:  # the one batch shape: a row's output never depends on its batch
-                batch = torch.cat([batch, batch.new_zeros((rows - n, *batch.shape[1:]))])
-            with precision.autocast():
-                out = forward(batch)
-            out = _rows_of(_as_float32(out), n)
-            if post is not None:
-                out = post(out, *(t[start : start + rows] for t in rest))
-            results.append(out)
-        if results:
-            outputs.append(torch.cat(results).cpu().numpy())
+    with use_threads(inference_threads(torch.get_num_threads())):
+        for index, blocks in enumerate(row_chunks(*arrays, batch_size=rows)):
+            outputs.append(_infer_block(forward, index, blocks, rows, post, prepare, precision))
+    outputs = [out for out in outputs if out is not None]
     if not outputs:
         return np.empty((0,), dtype=np.float32)
     return np.concatenate(outputs)
+
+
+def _infer_block(forward, index, blocks, rows, post, prepare, precision) -> np.ndarray | None:
+    """One block of :func:`map_rows`: its batches, copied back to the host once (None if empty)."""
+    device = precision.device
+    if prepare is not None:
+        blocks = prepare(index, *blocks)
+    first = to_tensor(blocks[0], device)
+    rest = [_post_tensor(block, device) for block in blocks[1:]]
+    results = []
+    for start in range(0, len(first), rows):
+        batch = first[start : start + rows]
+        n = len(batch)
+        if n < rows:  # the one batch shape: a row's output never depends on its batch
+            batch = torch.cat([batch, batch.new_zeros((rows - n, *batch.shape[1:]))])
+        with precision.autocast():
+            out = forward(batch)
+        out = _rows_of(_as_float32(out), n)
+        if post is not None:
+            out = post(out, *(t[start : start + rows] for t in rest))
+        results.append(out)
+    return torch.cat(results).cpu().numpy() if results else None

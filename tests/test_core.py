@@ -411,15 +411,40 @@ def test_cpu_threads_sets_the_threads_of_every_fit_inside():
 
 
 def test_cpu_threads_auto_takes_the_cores_other_processes_leave(monkeypatch):
-    monkeypatch.setattr(_engine, "free_cores", lambda: 1)
+    monkeypatch.setattr(_engine, "free_cores", lambda samples=5: 1)
     assert _threads_of_a_fit((2048, 2048), n_threads="auto") == {1}
-    monkeypatch.setattr(_engine, "free_cores", lambda: 8)  # never above the caller's threads
+    monkeypatch.setattr(
+        _engine, "free_cores", lambda samples=5: 8
+    )  # never above the caller's threads
     assert _threads_of_a_fit((2048, 2048), n_threads="auto") == {2}
-    monkeypatch.setattr(_engine, "free_cores", lambda: None)  # no run queue to read
+    monkeypatch.setattr(_engine, "free_cores", lambda samples=5: None)  # no run queue to read
     assert _threads_of_a_fit((2048, 2048), n_threads="auto") == {2}
     # small work keeps its one thread
-    monkeypatch.setattr(_engine, "free_cores", lambda: 2)
+    monkeypatch.setattr(_engine, "free_cores", lambda samples=5: 2)
     assert _threads_of_a_fit((16,), n_threads="auto") == {1}
+
+
+def test_inference_runs_on_the_threads_of_a_cpu_threads_block(monkeypatch):
+    X = np.random.RandomState(0).rand(64, 16).astype(np.float32)
+    ae = AutoEncoder(4, hidden_layer_sizes=(16,), max_epochs=1, random_state=0).fit(X)
+    seen = []
+    first = next(m for m in ae.net_.module_.modules() if isinstance(m, torch.nn.Linear))
+    first.register_forward_hook(lambda *args: seen.append(torch.get_num_threads()))
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        expected = ae.transform(X)
+        with skae.cpu_threads(1):
+            np.testing.assert_allclose(ae.reconstruct(X), ae.reconstruct(X))
+        monkeypatch.setattr(_engine, "free_cores", lambda samples=1: 1)
+        with skae.cpu_threads("auto"):
+            np.testing.assert_allclose(ae.transform(X), expected, rtol=1e-6)
+        ae.transform(X)  # outside: the caller's threads, untouched
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)
+    # one batch per call: transform, reconstruct twice and transform inside, transform
+    assert seen == [2, 1, 1, 1, 2]
 
 
 def test_free_cores_sees_a_busy_process():
