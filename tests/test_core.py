@@ -413,9 +413,8 @@ def test_cpu_threads_sets_the_threads_of_every_fit_inside():
 def test_cpu_threads_auto_takes_the_cores_other_processes_leave(monkeypatch):
     monkeypatch.setattr(_engine, "free_cores", lambda samples=5: 1)
     assert _threads_of_a_fit((2048, 2048), n_threads="auto") == {1}
-    monkeypatch.setattr(
-        _engine, "free_cores", lambda samples=5: 8
-    )  # never above the caller's threads
+    # never above the caller's threads
+    monkeypatch.setattr(_engine, "free_cores", lambda samples=5: 8)
     assert _threads_of_a_fit((2048, 2048), n_threads="auto") == {2}
     monkeypatch.setattr(_engine, "free_cores", lambda samples=5: None)  # no run queue to read
     assert _threads_of_a_fit((2048, 2048), n_threads="auto") == {2}
