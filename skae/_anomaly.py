@@ -61,13 +61,13 @@ _ERRORS = {"squared": "mse", "absolute": "mae"}
 _MIN_ERROR_SCALE = 1e-12
 
 
-def _code_distance_refusal(estimator, n_features: int, code_width: int | None) -> str | None:
-    """Why the code distance cannot apply to ``estimator``, or None when it can.
+def _code_distance_refusal(estimator) -> str | None:
+    """Why the code distance cannot apply to ``estimator``'s kind, or None when it can.
 
-    It needs a skae autoencoder whose score is a reconstruction error (a
+    It needs a skae autoencoder whose score is a reconstruction error: a
     variational model scores by its own likelihood, whose KL term already
-    measures the code) and a code narrower than the input (with as many code
-    units as features there is no residual to weigh the code against).
+    measures the code. (The code must also be narrower than the input,
+    which only the fitted model tells.)
     """
     name = type(estimator).__name__
     if not isinstance(estimator, BaseAutoEncoder):
@@ -77,12 +77,14 @@ def _code_distance_refusal(estimator, n_features: int, code_width: int | None) -
             f"{name} scores by its evidence lower bound, whose KL term already measures "
             "how unusual a sample's code is"
         )
-    if code_width is not None and code_width >= n_features:
-        return (
-            f"its code has {code_width} values for {n_features} features: with no fewer "
-            "features than code values there is no residual to weigh the code against"
-        )
     return None
+
+
+def _refuse_code_distance(reason: str):
+    raise ValueError(
+        f"code_distance=True weighs a sample's code against its reconstruction error, but "
+        f"{reason}. Use code_distance='auto' or False."
+    )
 
 
 class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, BaseEstimator):
@@ -345,6 +347,9 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
             if self.random_state is not None and "random_state" in estimator.get_params():
                 estimator.set_params(random_state=self.random_state)
         X = self._validate_X(X, reset=True, estimator=estimator)
+        refusal = _code_distance_refusal(estimator)
+        if self.code_distance is True and refusal is not None:  # before any training
+            _refuse_code_distance(refusal)
         if self.error != "model" and not hasattr(estimator, "reconstruct"):
             raise ValueError(
                 f"error={self.error!r} compares samples with their reconstruction, but "
@@ -362,44 +367,42 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
         y_train = y if y is None or calibration is None else _rows(y, train)
         self.estimator_ = estimator.fit(X_train, y_train)
         held_out = X_train if calibration is None else take(X, calibration)
-        self._fit_code_distance(X_train, held_out, take)
-        self.calibration_scores_ = np.sort(self._score(held_out))
+        error = self._error(held_out)
+        self._fit_code_distance(X_train, error, take)
+        self.calibration_scores_ = np.sort(self._score(held_out, error))
         return self
 
     # Training rows encoded for the code distance's mean and covariance: a
     # seeded subset beyond this, so that its cost is bounded however large the data.
     _code_distance_rows = 4096
 
-    def _fit_code_distance(self, X_train, held_out, take):
-        """Resolve ``code_distance`` and fit its code statistics and error scale."""
+    def _fit_code_distance(self, X_train, calibration_error, take):
+        """Resolve ``code_distance``; fit the code statistics and the scale of ``calibration_error``."""
         for name in ("code_mean_", "code_precision_", "error_scale_", "residual_dof_"):
             self.__dict__.pop(name, None)
         self.code_distance_ = False
-        if self.code_distance is False:
-            return
         est = self.estimator_
-        codes = None
-        if isinstance(est, BaseAutoEncoder) and not hasattr(est, "_elbo_post"):
-            n = _num_samples(X_train)
-            if n > self._code_distance_rows:
-                rows = np.random.RandomState(0).choice(n, self._code_distance_rows, replace=False)
-                X_train = take(X_train, np.sort(rows))
-            codes = np.asarray(est.transform(X_train), dtype=np.float64)
-            codes = codes.reshape(len(codes), -1)
-        n_features = int(np.prod(np.shape(X_train)[1:])) if np.ndim(X_train) > 1 else 1
-        refusal = _code_distance_refusal(est, n_features, None if codes is None else codes.shape[1])
-        if refusal is not None:
+        if self.code_distance is False or _code_distance_refusal(est) is not None:
+            return  # True was refused before training
+        n = _num_samples(X_train)
+        if n > self._code_distance_rows:
+            rows = np.random.RandomState(0).choice(n, self._code_distance_rows, replace=False)
+            X_train = take(X_train, np.sort(rows))
+        codes = np.asarray(est.transform(X_train), dtype=np.float64)
+        codes = codes.reshape(len(codes), -1)
+        n_features = int(np.prod(np.shape(X_train)[1:]))
+        if codes.shape[1] >= n_features:
             if self.code_distance == "auto":
                 return
-            raise ValueError(
-                f"code_distance=True weighs a sample's code against its reconstruction "
-                f"error, but {refusal}. Use code_distance='auto' or False."
+            _refuse_code_distance(
+                f"its code has {codes.shape[1]} values for {n_features} features: with no "
+                "fewer features than code values there is no residual to weigh the code against"
             )
         covariance = LedoitWolf().fit(codes)
         self.code_mean_ = covariance.location_
         self.code_precision_ = covariance.get_precision()
         self.residual_dof_ = n_features - codes.shape[1]
-        self.error_scale_ = max(float(np.median(self._error(held_out))), _MIN_ERROR_SCALE)
+        self.error_scale_ = max(float(np.median(calibration_error)), _MIN_ERROR_SCALE)
         self.code_distance_ = True
 
     def _calibration_split(self, n):
@@ -491,8 +494,9 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
             scores = -est._errors(*est._score_data(X), _ERRORS[self.error])
         return -np.asarray(scores, dtype=np.float64).reshape(len(X))
 
-    def _score(self, X):
-        error = self._error(X)
+    def _score(self, X, error=None):
+        """Scores of ``X``; ``error`` is its :meth:`_error` when already computed."""
+        error = self._error(X) if error is None else error
         if not self.__dict__.get("code_distance_", False):  # or a file from before it
             return -error
         codes = np.asarray(self.estimator_.transform(X), dtype=np.float64)

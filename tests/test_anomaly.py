@@ -654,3 +654,22 @@ def test_code_distance_score_laws(plane_detector, seed, scale, along):
     # a row moved out along the plane, which the code rebuilds, scores lower
     row = rng.normal(size=(1, 2)) @ basis
     assert detector.score_samples(along * row)[0] < detector.score_samples(row)[0]
+
+
+def test_a_refused_code_distance_fails_before_training_and_keeps_the_fitted_detector(zeros):
+    X_train, held_out, _ = zeros
+    detector = AutoEncoderOutlierDetector(small_ae(max_epochs=2), random_state=0).fit(X_train)
+    before = detector.score_samples(held_out)
+    fits = []
+
+    class _CountedVAE(VAE):
+        def fit(self, X, y=None):
+            fits.append(1)
+            return super().fit(X, y)
+
+    vae = _CountedVAE(n_components=2, hidden_layer_sizes=(16,), max_epochs=1)
+    with pytest.raises(ValueError, match="evidence lower bound"):
+        detector.set_params(estimator=vae, code_distance=True).fit(X_train)
+    assert fits == []  # refused before any training
+    detector.set_params(estimator=small_ae(max_epochs=2), code_distance="auto")
+    np.testing.assert_array_equal(detector.score_samples(held_out), before)
