@@ -1,6 +1,8 @@
 """Anomaly detection: skae's detector against PCA, IsolationForest and PyOD.
 
-Run as ``python benchmarks/bench_anomaly.py``. Two families of tasks:
+Run as ``python benchmarks/bench_anomaly.py``
+(``--autoencoder-params '{"input_dropout": 0.5}'`` adds parameters to skae's
+``AutoEncoder`` in both of its rows). Two families of tasks:
 
 * digits (bundled 8x8 digits scaled to [0, 1]): each digit in turn is the
   normal class. A detector is fitted on 70 % of that digit and scores the
@@ -30,6 +32,8 @@ and torch uses one thread, as the models are small.
 
 from __future__ import annotations
 
+import argparse
+import json
 import time
 import warnings
 
@@ -56,6 +60,7 @@ LR, WEIGHT_DECAY = 1e-3, 1e-5
 DIGITS_EPOCHS = 100  # about 125 training samples per digit
 TABULAR_EPOCHS = 30  # 1000 training samples
 SEED = 0
+AUTOENCODER_PARAMS: dict = {}  # --autoencoder-params
 
 
 # ----------------------------------------------------------------------
@@ -72,6 +77,7 @@ def skae_detector(X_train, X_test, epochs, batch_size=BATCH_SIZE):
             batch_size=batch_size,
             max_epochs=epochs,
             random_state=SEED,
+            **AUTOENCODER_PARAMS,
         ),
         standardize=True,
     )
@@ -239,4 +245,13 @@ def run():
 
 
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--autoencoder-params",
+        type=json.loads,
+        default={},
+        metavar="JSON",
+        help="parameters added to skae's AutoEncoder, e.g. '{\"input_dropout\": 0.5}'",
+    )
+    AUTOENCODER_PARAMS.update(parser.parse_args().autoencoder_params)
     run()

