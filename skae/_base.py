@@ -1148,6 +1148,39 @@ class BaseAutoEncoder(
             errors = self._map_errors(inputs, target, post, corrupt)
         return errors
 
+    def _errors_and_codes(self, X, kind="mse"):
+        """:meth:`_errors` of the rows of ``X`` and their flat codes, from one pass.
+
+        Each batch is encoded once and its code decoded for the error, so a
+        caller that needs both (the outlier detector's code distance) pays
+        for one forward pass, not a reconstruction and a :meth:`transform`.
+        Bit for bit the values of those two calls, the same batches through
+        the same functions. For the families whose reconstruction is
+        ``decode(encode(x))`` (:meth:`_reconstruction`), the deterministic
+        autoencoders.
+        """
+        check_is_fitted(self)
+        inputs, target = self._score_data(X)
+        module = self.net_.module_
+
+        def forward(x):
+            code = module.encode(x)
+            return module.decode(code).reshape(x.shape[0], -1), code.reshape(x.shape[0], -1)
+
+        def errors_and_codes(exact):
+            error = self._error_post(kind, False, exact)
+            return self._map(
+                forward,
+                *((inputs,) if inputs is target else (inputs, target)),
+                post=lambda out, t: torch.cat([error(out[0], t)[:, None], out[1].double()], 1),
+                prepare=lambda index, *blocks: (blocks[0], blocks[-1]),
+            )
+
+        out = errors_and_codes(exact=False)
+        if not np.isfinite(out[:, 0]).all():  # as in _errors: again, from float64 inputs
+            out = errors_and_codes(exact=True)
+        return out[:, 0], out[:, 1:]
+
     def _map_errors(self, inputs, target, post, corrupt):
         """``post(reconstruction, target)`` over the rows: the map behind :meth:`_errors`."""
         same = inputs is target

@@ -12,7 +12,17 @@ from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skae import VAE, AutoEncoder, AutoEncoderOutlierDetector
+from skae import (
+    VAE,
+    AutoEncoder,
+    AutoEncoderOutlierDetector,
+    ConvAE,
+    DenoisingAE,
+    ModuleAE,
+    SeqAE,
+    SparseAE,
+    TabularAE,
+)
 from skae._anomaly import AUTO_MAD_FACTOR, MAD_TO_SIGMA
 
 
@@ -673,3 +683,54 @@ def test_a_refused_code_distance_fails_before_training_and_keeps_the_fitted_dete
     assert fits == []  # refused before any training
     detector.set_params(estimator=small_ae(max_epochs=2), code_distance="auto")
     np.testing.assert_array_equal(detector.score_samples(held_out), before)
+
+
+ONE_PASS_FAMILIES = {
+    "AutoEncoder": lambda: AutoEncoder(4, hidden_layer_sizes=(16,)),
+    "DenoisingAE": lambda: DenoisingAE(4, hidden_layer_sizes=(16,)),
+    "SparseAE": lambda: SparseAE(4, hidden_layer_sizes=(16,)),
+    "ConvAE": lambda: ConvAE(image_shape=(8, 8), channels=(4,)),
+    "SeqAE": lambda: SeqAE(4, sequence_shape=(8, 8), hidden_size=8),
+    "ModuleAE": lambda: ModuleAE(n_components=4),
+    "TabularAE": lambda: TabularAE(4, hidden_layer_sizes=(16,)),
+}
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("family", list(ONE_PASS_FAMILIES))
+def test_one_pass_gives_the_errors_and_codes_of_two(family, digits, tmp_path):
+    X = digits[0][:150]
+    est = ONE_PASS_FAMILIES[family]().set_params(max_epochs=1, random_state=0).fit(X[:100])
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    for rows in (X, np.load(path, mmap_mode="r")):  # in memory, and streamed from a memmap
+        for kind in ("mae", "mse"):
+            errors, codes = est._errors_and_codes(rows, kind)
+            np.testing.assert_array_equal(errors, est._errors(*est._score_data(rows), kind))
+        np.testing.assert_array_equal(errors, -est.score_samples(rows))
+        np.testing.assert_array_equal(
+            codes, np.asarray(est.transform(rows), dtype=np.float64).reshape(len(X), -1)
+        )
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("error", ["model", "squared", "absolute"])
+def test_code_distance_scores_match_their_two_pass_formula(error, zeros):
+    X_train, held_out, others = zeros
+    detector = AutoEncoderOutlierDetector(
+        ConvAE(n_components=4, image_shape=(8, 8), channels=(4,), max_epochs=2),
+        error=error,
+        random_state=0,
+    ).fit(X_train)
+    assert detector.code_distance_
+    X = np.vstack([held_out, others])
+    S = detector._standardized(X)
+    if error == "model":
+        error_ = -detector.estimator_.score_samples(S)
+    else:
+        kind = {"squared": "mse", "absolute": "mae"}[error]
+        error_ = detector.estimator_._errors(*detector.estimator_._score_data(S), kind)
+    expected = _code_distance(detector, X) + detector.residual_dof_ * error_ / (
+        detector.error_scale_
+    )
+    np.testing.assert_allclose(detector.score_samples(X), -expected, rtol=1e-12)
