@@ -15,12 +15,15 @@ epoch. Gaussian noise is standard-normal times the level, clipped to [0, 1].
 Run: ``python benchmarks/bench_quality.py`` (``--quick``: 1,000 digits, 3
 epochs, MNIST rows only; ``--rows CVAE ConvDenoisingAE``: only the rows whose
 name contains one of these; ``--precision bf16``: every model in bfloat16
-autocast; ``SKAE_BENCH_EPOCHS=30``: epochs, default 20).
+autocast; ``--dense-params '{"activation": "elu"}'``: more parameters of
+the dense models with hidden layers; ``SKAE_BENCH_EPOCHS=30``: epochs,
+default 20).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import time
@@ -95,6 +98,12 @@ def denoised(model, noisy):
 ROWS = []
 SELECTED = None  # substrings of the row names to run (--rows); None runs every row
 PRECISION = "32"  # every model's precision (--precision)
+DENSE_PARAMS: dict = {}  # more parameters of the dense models with hidden layers (--dense-params)
+
+
+def dense(model):
+    """A dense model with hidden layers, given ``--dense-params``."""
+    return model.set_params(**DENSE_PARAMS)
 
 
 def wanted(name):
@@ -112,7 +121,7 @@ def mnist_rows(X_train, X_test, y_train, y_test, epochs):
     ref = pca_reconstruct(32, X_train, X_test)
     row("PCA(32)", "-", mse=mse(ref, X_test))
     for name, model in [
-        ("AutoEncoder(32)", AutoEncoder(32, max_epochs=epochs, **seed)),
+        ("AutoEncoder(32)", dense(AutoEncoder(32, max_epochs=epochs, **seed))),
         (
             "ConvAE(32, image_shape=(28, 28))",
             ConvAE(32, image_shape=(28, 28), max_epochs=epochs, **seed),
@@ -129,11 +138,17 @@ def mnist_rows(X_train, X_test, y_train, y_test, epochs):
     for name, model in [
         (
             "AutoEncoder(2, (200, 200), tanh code)",
-            AutoEncoder(
-                2, hidden_layer_sizes=(200, 200), code_activation="tanh", max_epochs=epochs, **seed
+            dense(
+                AutoEncoder(
+                    2,
+                    hidden_layer_sizes=(200, 200),
+                    code_activation="tanh",
+                    max_epochs=epochs,
+                    **seed,
+                )
             ),
         ),
-        ("VAE(2)", VAE(2, max_epochs=epochs, **seed)),
+        ("VAE(2)", dense(VAE(2, max_epochs=epochs, **seed))),
         (
             "VAE(2, backbone='conv')",
             VAE(2, backbone="conv", image_shape=(28, 28), max_epochs=epochs, **seed),
@@ -148,7 +163,7 @@ def mnist_rows(X_train, X_test, y_train, y_test, epochs):
     for name, make, level in [
         (
             "DenoisingAE(32), gaussian 0.4",
-            lambda lv: DenoisingAE(32, noise_level=lv, max_epochs=epochs, **seed),
+            lambda lv: dense(DenoisingAE(32, noise_level=lv, max_epochs=epochs, **seed)),
             0.4,
         ),
         (
@@ -174,7 +189,7 @@ def mnist_rows(X_train, X_test, y_train, y_test, epochs):
     if not wanted("CVAE(8) samples of each digit"):
         return
     classifier = LogisticRegression(max_iter=1000).fit(X_train, y_train)
-    cvae, spe = timed_fit(CVAE(8, max_epochs=epochs, **seed), X_train, y_train)
+    cvae, spe = timed_fit(dense(CVAE(8, max_epochs=epochs, **seed)), X_train, y_train)
     hits = [
         np.mean(classifier.predict(cvae.sample(50, y=digit, random_state=digit)) == digit)
         for digit in range(10)
@@ -279,7 +294,7 @@ def patch_rows(name, train, test, epochs, seed, forms=True):
     noisy = add_noise(test, "gaussian", 0.1, clip=(0, 1), random_state=1)
 
     def make(level):
-        return DenoisingAE(64, noise_level=level, max_epochs=epochs, **seed)
+        return dense(DenoisingAE(64, noise_level=level, max_epochs=epochs, **seed))
 
     models = denoiser_forms(name, make, 0.1) if forms else [(name, make(0.1))]
     for form, model in models:
@@ -302,7 +317,10 @@ def train_size_rows(X_train, X_test, epochs):
         subset = X_train[:n]
         ref = mse(pca_reconstruct(32, subset, X_test), X_test)
         for name, model in [
-            (f"AutoEncoder(32), {n} train digits", AutoEncoder(32, max_epochs=epochs, **seed)),
+            (
+                f"AutoEncoder(32), {n} train digits",
+                dense(AutoEncoder(32, max_epochs=epochs, **seed)),
+            ),
             (
                 f"ConvAE(32, image_shape=(28, 28)), {n} train digits",
                 ConvAE(32, image_shape=(28, 28), max_epochs=epochs, **seed),
@@ -327,9 +345,18 @@ def main():
     parser.add_argument(
         "--precision", default="32", help='every model\'s precision, e.g. "bf16" (default "32")'
     )
+    parser.add_argument(
+        "--dense-params",
+        type=json.loads,
+        default={},
+        metavar="JSON",
+        help="more parameters of the dense models with hidden layers (the AutoEncoder, "
+        "DenoisingAE, VAE and CVAE rows, not the 100x100 row's), e.g. "
+        '\'{"activation": "elu"}\'',
+    )
     args = parser.parse_args()
-    global SELECTED, PRECISION
-    SELECTED, PRECISION = args.rows, args.precision
+    global SELECTED, PRECISION, DENSE_PARAMS
+    SELECTED, PRECISION, DENSE_PARAMS = args.rows, args.precision, args.dense_params
     epochs = 3 if args.quick else int(os.environ.get("SKAE_BENCH_EPOCHS", 20))
     X_train, X_test, y_train, y_test = load_mnist_sample()
     if args.quick:
@@ -337,7 +364,7 @@ def main():
     print(
         f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads, {len(X_train)} train digits, {epochs} epochs, "
-        f"precision {PRECISION}"
+        f"precision {PRECISION}" + (f", dense models {DENSE_PARAMS}" if DENSE_PARAMS else "")
     )
     mnist_rows(X_train, X_test, y_train, y_test, epochs)
     if not args.quick:
