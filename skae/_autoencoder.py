@@ -11,6 +11,7 @@ from ._shared import (
     DENSE_CONSTRAINTS,
     check_dropout,
     dense_layers,
+    resolve_activation,
     resolve_output_activation,
     start_at_mean,
 )
@@ -37,6 +38,8 @@ class AutoEncoder(BaseAutoEncoder):
     ----------
     output_activation_ : str
         The output activation used (``output_activation`` with "auto" resolved).
+    activation_ : str
+        The hidden activation used (``activation`` with "auto" resolved).
     {fitted_attributes}
 
     See Also
@@ -67,7 +70,7 @@ class AutoEncoder(BaseAutoEncoder):
         n_components=8,
         *,
         hidden_layer_sizes=(512,),
-        activation="relu",
+        activation="auto",
         code_activation="linear",
         output_activation="auto",
         dropout=0.0,
@@ -128,6 +131,9 @@ class AutoEncoder(BaseAutoEncoder):
         check_dropout(self.dropout, self.hidden_layer_sizes)
         plan["output_activation_"] = resolve_output_activation(
             self.output_activation, target, self.loss
+        )
+        plan["activation_"] = resolve_activation(
+            self.activation, self.code_activation, int(X.shape[1])
         )
         return plan
 

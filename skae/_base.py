@@ -365,7 +365,14 @@ class BaseAutoEncoder(
     # ------------------------------------------------------------------
     # Plan entries the network is built from: a continued fit keeps them.
     _built_from = frozenset(
-        {"loss_", "output_activation_", "image_shape_", "sequence_shape_", "classes_"}
+        {
+            "loss_",
+            "output_activation_",
+            "activation_",
+            "image_shape_",
+            "sequence_shape_",
+            "classes_",
+        }
     )
 
     def _plan(self, X: np.ndarray, target: np.ndarray, y, call: FitCall) -> dict:

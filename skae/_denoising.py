@@ -141,6 +141,8 @@ class DenoisingAE(DenoisingMixin, AutoEncoder):
     ----------
     output_activation_ : str
         The output activation used (``output_activation`` with "auto" resolved).
+    activation_ : str
+        The hidden activation used (``activation`` with "auto" resolved).
     {fitted_attributes}
 
     See Also
@@ -173,7 +175,7 @@ class DenoisingAE(DenoisingMixin, AutoEncoder):
         noise="gaussian",
         noise_level=None,
         hidden_layer_sizes=(512,),
-        activation="relu",
+        activation="auto",
         code_activation="linear",
         output_activation="auto",
         dropout=0.0,

@@ -18,9 +18,12 @@ n_components : int, default=8
 hidden_layer_sizes : int or tuple of int, default=(512,)
         Widths of the encoder's hidden layers; the decoder uses them in
         reverse. ``()`` gives the one-layer model of the classic labs.
-    activation : str, default="relu"
+    activation : str, default="auto"
         Hidden activation: "relu", "leaky_relu", "elu", "selu", "gelu",
-        "tanh", "sigmoid", "softplus" or "linear".
+        "tanh", "sigmoid", "softplus" or "linear". "auto" picks "elu" for a
+        linear code of an input of 256 features or more (28x28 images and
+        larger), where it generalises better, and "relu" otherwise; the
+        fitted ``activation_`` says which.
     code_activation : str, default="linear"
         Activation of the code layer, e.g. "tanh" for a bounded 2-D code.""",
     "dense_regularization_parameters": """\

@@ -43,8 +43,10 @@ class SparseAE(AutoEncoder):
     hidden_layer_sizes : int or tuple of int, default=(512,)
         Widths of the encoder's hidden layers; the decoder uses them in
         reverse.
-    activation : str, default="relu"
-        Hidden activation.
+    activation : str, default="auto"
+        Hidden activation; "auto" is "relu" with the default ReLU code, and
+        as in :class:`AutoEncoder` otherwise ("elu" for a linear code of 256
+        features or more); the fitted ``activation_`` says which.
     code_activation : str, default="relu"
         Activation of the code. "relu" with ``alpha`` gives exact zeros;
         ``sparsity_weight > 0`` needs "sigmoid".
@@ -72,6 +74,8 @@ class SparseAE(AutoEncoder):
     ----------
     output_activation_ : str
         The output activation used (``output_activation`` with "auto" resolved).
+    activation_ : str
+        The hidden activation used (``activation`` with "auto" resolved).
     {fitted_attributes}
 
     See Also
@@ -101,7 +105,7 @@ class SparseAE(AutoEncoder):
         n_components=32,
         *,
         hidden_layer_sizes=(512,),
-        activation="relu",
+        activation="auto",
         code_activation="relu",
         output_activation="auto",
         dropout=0.0,

@@ -20,7 +20,7 @@ from . import _codec, _engine
 from ._base import BaseAutoEncoder, _check_float32_range, _check_input_values
 from ._diagnostics import collapse_messages
 from ._docstrings import fill_doc
-from ._shared import DENSE_CONSTRAINTS, check_dropout, dense_layers
+from ._shared import DENSE_CONSTRAINTS, check_dropout, dense_layers, resolve_activation
 from .modules.dense import DenseAutoEncoderModule
 from .modules.init import init_output_bias
 from .modules.losses import TabularLoss
@@ -143,6 +143,8 @@ default="from_dtype"
 
     Attributes
     ----------
+    activation_ : str
+        The hidden activation used (``activation`` with "auto" resolved).
     categorical_features_ : ndarray of bool of shape (n_features_in_,)
         Which input columns are categorical.
     categories_ : list of ndarray
@@ -200,7 +202,7 @@ default="from_dtype"
         categorical_features="from_dtype",
         handle_unknown="error",
         hidden_layer_sizes=(512,),
-        activation="relu",
+        activation="auto",
         code_activation="linear",
         dropout=0.0,
         input_dropout=0.0,
@@ -473,6 +475,9 @@ default="from_dtype"
     def _plan(self, X, target, y, call):
         plan = super()._plan(X, target, y, call)
         check_dropout(self.dropout, self.hidden_layer_sizes)
+        plan["activation_"] = resolve_activation(
+            self.activation, self.code_activation, int(X.shape[1])
+        )
         return plan
 
     def _build_module(self, n_features, target):

@@ -1,6 +1,7 @@
 """The dense AutoEncoder and the behaviour every estimator shares through the base."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from hypothesis.extra.numpy import arrays
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.decomposition import PCA
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
@@ -467,3 +468,46 @@ def test_training_and_validation_batches_run_in_their_modes(digits):
     ).fit(X[:300])
     # every submodule trains in training batches and evaluates in validation ones
     assert dict(ae.net_.callbacks_)["modes"].seen == {(True, True), (False, False)}
+
+
+@given(
+    n_features=st.integers(1, 2000),
+    code=st.sampled_from(["linear", "tanh", "sigmoid", "relu"]),
+    given_activation=st.sampled_from(["relu", "elu", "gelu", "tanh"]),
+)
+def test_auto_activation_is_elu_for_a_linear_code_of_many_features(
+    n_features, code, given_activation
+):
+    from skae._shared import ELU_FROM_FEATURES, resolve_activation
+
+    wide = n_features >= ELU_FROM_FEATURES
+    expected = "elu" if code == "linear" and wide else "relu"
+    assert resolve_activation("auto", code, n_features) == expected
+    assert resolve_activation(given_activation, code, n_features) == given_activation
+
+
+@pytest.mark.parametrize(
+    ("n_features", "params", "expected"),
+    [
+        (784, {}, "elu"),
+        (64, {}, "relu"),
+        (784, {"code_activation": "tanh"}, "relu"),
+        (784, {"activation": "gelu"}, "gelu"),
+    ],
+)
+def test_the_resolved_activation_is_fitted_kept_and_saved(n_features, params, expected, tmp_path):
+    from skae import load, save
+
+    X = np.random.RandomState(0).rand(64, n_features).astype(np.float32)
+    ae = AutoEncoder(4, hidden_layer_sizes=(16,), max_epochs=1, random_state=0, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # one epoch of noise
+        ae.fit(X)
+        ae.set_params(warm_start=True).fit(X)  # a continued fit keeps its network
+    assert ae.activation_ == expected
+    layers = {type(m).__name__.lower() for m in ae.net_.module_.encoder}
+    assert expected in layers
+    save(ae, tmp_path / "ae.skae")
+    loaded = load(tmp_path / "ae.skae")
+    assert loaded.activation_ == expected
+    assert_array_equal(loaded.transform(X), ae.transform(X))
