@@ -284,11 +284,15 @@ def grey_rows(epochs, seed):
             name = f"DenoisingAE(64), grey {size}x{size} patches, 0.1, {names}"
             if not wanted(name):
                 continue
-            rng = np.random.default_rng(size)
-            train, test = grey[photo == fit_on], grey[photo != fit_on]
-            train = train[rng.permutation(len(train))[:4000]]
-            test = test[rng.permutation(len(test))[:1000]]
+            train, test = photo_split(grey, photo, fit_on, size)
             patch_rows(name, train, test, epochs, seed, forms=False)
+
+
+def photo_split(patches, photo, fit_on, seed):
+    """4,000 random patches of photo ``fit_on`` to train on, 1,000 of the other to test."""
+    rng = np.random.default_rng(seed)
+    train, test = patches[photo == fit_on], patches[photo != fit_on]
+    return train[rng.permutation(len(train))[:4000]], test[rng.permutation(len(test))[:1000]]
 
 
 def colour_patch_rows(epochs, seed):
@@ -301,10 +305,7 @@ def colour_patch_rows(epochs, seed):
             name = f"AutoEncoder(32), colour {size}x{size} patches, {names}"
             if not wanted(name):
                 continue
-            rng = np.random.default_rng(size)
-            train, test = colour[photo == fit_on], colour[photo != fit_on]
-            train = train[rng.permutation(len(train))[:4000]]
-            test = test[rng.permutation(len(test))[:1000]]
+            train, test = photo_split(colour, photo, fit_on, size)
             ref = mse(pca_reconstruct(32, train, test), test)
             model, spe = timed_fit(dense(AutoEncoder(32, max_epochs=epochs, **seed)), train)
             err = mse(model.reconstruct(test), test)

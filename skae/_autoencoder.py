@@ -9,9 +9,8 @@ from ._base import BaseAutoEncoder
 from ._docstrings import fill_doc
 from ._shared import (
     DENSE_CONSTRAINTS,
-    check_dropout,
     dense_layers,
-    resolve_activation,
+    plan_dense_layers,
     resolve_output_activation,
     start_at_mean,
 )
@@ -128,12 +127,9 @@ class AutoEncoder(BaseAutoEncoder):
 
     def _plan(self, X, target, y, call):
         plan = super()._plan(X, target, y, call)
-        check_dropout(self.dropout, self.hidden_layer_sizes)
+        plan.update(plan_dense_layers(self, X.shape[1]))
         plan["output_activation_"] = resolve_output_activation(
             self.output_activation, target, self.loss
-        )
-        plan["activation_"] = resolve_activation(
-            self.activation, self.code_activation, int(X.shape[1])
         )
         return plan
 

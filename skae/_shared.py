@@ -27,6 +27,7 @@ __all__ = [
     "check_dropout",
     "check_hidden_layer_sizes",
     "dense_layers",
+    "plan_dense_layers",
     "resolve_activation",
     "resolve_normalization",
     "resolve_output_activation",
@@ -58,6 +59,20 @@ def check_dropout(dropout, hidden_layer_sizes) -> None:
             f"has none; use input_dropout={dropout!r} to drop input features "
             "(as in the classic denoising labs), or add a hidden layer."
         )
+
+
+def plan_dense_layers(estimator, n_features: int) -> dict:
+    """The plan's entries for ``estimator``'s dense layers on ``n_features`` inputs.
+
+    Refuses ``dropout`` without hidden layers and resolves ``activation``
+    (``activation_``, see :func:`resolve_activation`).
+    """
+    check_dropout(estimator.dropout, estimator.hidden_layer_sizes)
+    return {
+        "activation_": resolve_activation(
+            estimator.activation, estimator.code_activation, int(n_features)
+        )
+    }
 
 
 def dense_layers(estimator) -> dict:

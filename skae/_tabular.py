@@ -20,7 +20,7 @@ from . import _codec, _engine
 from ._base import BaseAutoEncoder, _check_float32_range, _check_input_values
 from ._diagnostics import collapse_messages
 from ._docstrings import fill_doc
-from ._shared import DENSE_CONSTRAINTS, check_dropout, dense_layers, resolve_activation
+from ._shared import DENSE_CONSTRAINTS, dense_layers, plan_dense_layers
 from .modules.dense import DenseAutoEncoderModule
 from .modules.init import init_output_bias
 from .modules.losses import TabularLoss
@@ -474,10 +474,7 @@ default="from_dtype"
 
     def _plan(self, X, target, y, call):
         plan = super()._plan(X, target, y, call)
-        check_dropout(self.dropout, self.hidden_layer_sizes)
-        plan["activation_"] = resolve_activation(
-            self.activation, self.code_activation, int(X.shape[1])
-        )
+        plan.update(plan_dense_layers(self, X.shape[1]))
         return plan
 
     def _build_module(self, n_features, target):
