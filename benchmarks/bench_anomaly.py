@@ -2,7 +2,8 @@
 
 Run as ``python benchmarks/bench_anomaly.py``
 (``--autoencoder-params '{"input_dropout": 0.5}'`` adds parameters to skae's
-``AutoEncoder`` in both of its rows). Two families of tasks:
+``AutoEncoder`` in both of its rows, ``--detector-params '{"trim": false}'``
+to its detector). Two families of tasks:
 
 * digits (bundled 8x8 digits scaled to [0, 1]): each digit in turn is the
   normal class. A detector is fitted on 70 % of that digit and scores the
@@ -61,6 +62,7 @@ DIGITS_EPOCHS = 100  # about 125 training samples per digit
 TABULAR_EPOCHS = 30  # 1000 training samples
 SEED = 0
 AUTOENCODER_PARAMS: dict = {}  # --autoencoder-params
+DETECTOR_PARAMS: dict = {}  # --detector-params
 
 
 # ----------------------------------------------------------------------
@@ -80,6 +82,7 @@ def skae_detector(X_train, X_test, epochs, batch_size=BATCH_SIZE):
             **AUTOENCODER_PARAMS,
         ),
         standardize=True,
+        **DETECTOR_PARAMS,
     )
     return -detector.fit(X_train).score_samples(X_test)
 
@@ -253,5 +256,14 @@ if __name__ == "__main__":
         metavar="JSON",
         help="parameters added to skae's AutoEncoder, e.g. '{\"input_dropout\": 0.5}'",
     )
-    AUTOENCODER_PARAMS.update(parser.parse_args().autoencoder_params)
+    parser.add_argument(
+        "--detector-params",
+        type=json.loads,
+        default={},
+        metavar="JSON",
+        help="parameters of skae's AutoEncoderOutlierDetector, e.g. '{\"trim\": false}'",
+    )
+    args = parser.parse_args()
+    AUTOENCODER_PARAMS.update(args.autoencoder_params)
+    DETECTOR_PARAMS.update(args.detector_params)
     run()

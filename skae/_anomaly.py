@@ -193,6 +193,22 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
         ELBO has its own term for the code) whose code is narrower than the
         input. ``True`` asks for it (an error where it does not apply),
         ``False`` scores by the error alone.
+    trim : float in [0, 0.5), default=0.0
+        The fraction of the training samples to leave out of the final fit,
+        as the likely outliers among them. Unlabelled training data often
+        hold outliers, which a model trained on them learns to reconstruct
+        and then scores as normal. With ``trim > 0`` the training samples
+        are split in two halves at random; a clone of ``estimator`` fitted
+        on each half scores the other with the detector's statistic (so no
+        sample is scored by a model that learned it), each half drops the
+        fraction ``trim`` of its samples that score lowest, and the final
+        model (the same seed) trains on the rest. Set it to the expected
+        fraction of outliers in the training data; on clean training data it
+        only removes the hardest normal samples, which costs accuracy. The
+        calibration samples (``novelty=True``) are never trimmed, so the
+        threshold keeps its meaning. Fitting takes about twice as long
+        (two half fits, then the final one). ``n_trimmed_`` tells how many
+        samples were dropped.
     random_state : int, RandomState instance or None, default=None
         Seeds the autoencoder, for reproducible scores. It is passed to the
         default ``AutoEncoder``, and to a given ``estimator`` that has a
@@ -222,6 +238,8 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
     residual_dof_ : int
         Number of features less the code's width, with the code distance
         only.
+    n_trimmed_ : int
+        Number of training samples left out of the final fit (``trim``).
     offset_ : float
         Threshold on ``score_samples`` for the current ``contamination``:
         ``decision_function`` is ``score_samples - offset_`` and samples
@@ -262,6 +280,7 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
         "error": [StrOptions({"model", *_ERRORS})],
         "standardize": ["boolean"],
         "code_distance": [StrOptions({"auto"}), "boolean"],
+        "trim": [Interval(Real, 0, 0.5, closed="left")],
         "random_state": ["random_state"],
     }
 
@@ -277,6 +296,7 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
         error="model",
         standardize=True,
         code_distance="auto",
+        trim=0.0,
         random_state=None,
     ):
         self.estimator = estimator
@@ -288,6 +308,7 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
         self.error = error
         self.standardize = standardize
         self.code_distance = code_distance
+        self.trim = trim
         self.random_state = random_state
 
     # The wrapped estimator validates its own parameters when it is fitted.
@@ -365,14 +386,58 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
         X = self._standardized(X)
         X_train = X if calibration is None else take(X, train)
         y_train = y if y is None or calibration is None else _rows(y, train)
+        self.n_trimmed_ = 0
+        if self.trim > 0:
+            kept = self._untrimmed(estimator, X_train, y_train, take)
+            self.n_trimmed_ = _num_samples(X_train) - len(kept)
+            X_train = take(X_train, kept)
+            y_train = None if y_train is None else _rows(y_train, kept)
         self.estimator_ = estimator.fit(X_train, y_train)
-        held_out = X_train if calibration is None else take(X, calibration)
         self._fit_code_distance(X_train, take)
+        # outlier detection (no calibration rows) scores every training row
+        held_out = X if calibration is None else take(X, calibration)
         error, codes = self._error_and_codes(held_out)
         if self.code_distance_:
             self.error_scale_ = max(float(np.median(error)), _MIN_ERROR_SCALE)
         self.calibration_scores_ = np.sort(self._combined(error, codes))
         return self
+
+    # ``trim`` fits a model on each half of the training rows: at least this many a half
+    _min_trim_rows = 5
+
+    def _untrimmed(self, estimator, X_train, y_train, take):
+        """The sorted rows of ``X_train`` that ``trim`` keeps for the final fit.
+
+        The rows are split in two halves at random (the detector's own
+        stream); a clone of ``estimator`` fitted on each half scores the
+        other with the detector's statistic, its error scaled by the median
+        error of the rows it scores, and each half drops its lowest scoring
+        fraction ``trim``: scored by a model that never saw them, outliers
+        cannot pass for normal by having been learned.
+        """
+        n = _num_samples(X_train)
+        if n // 2 < self._min_trim_rows:
+            raise ValueError(
+                f"trim={self.trim} fits a model on each half of the {n} training samples "
+                f"to find the outliers among them, which needs at least "
+                f"{2 * self._min_trim_rows} samples. Pass more samples or set trim=0."
+            )
+        order = np.random.RandomState(self._split_seed() + 1).permutation(n)
+        halves = np.sort(order[: n // 2]), np.sort(order[n // 2 :])
+        kept = []
+        for fit_rows, score_rows in (halves, halves[::-1]):
+            fit_X = take(X_train, fit_rows)
+            self.estimator_ = clone(estimator).fit(
+                fit_X, None if y_train is None else _rows(y_train, fit_rows)
+            )
+            self._fit_code_distance(fit_X, take)
+            error, codes = self._error_and_codes(take(X_train, score_rows))
+            if self.code_distance_:
+                self.error_scale_ = max(float(np.median(error)), _MIN_ERROR_SCALE)
+            scores = self._combined(error, codes)
+            n_dropped = int(round(self.trim * len(scores)))
+            kept.append(score_rows[np.argsort(scores, kind="stable")[n_dropped:]])
+        return np.sort(np.concatenate(kept))
 
     # Training rows encoded for the code distance's mean and covariance: a
     # seeded subset beyond this, so that its cost is bounded however large the data.
@@ -423,16 +488,19 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
                 "change calibration_fraction, or set novelty=False to set the threshold from "
                 "the training scores."
             )
-        # a stream of its own, so that the split does not consume the estimator's
-        # seed; with random_state=None the split is fixed, so that a seeded
-        # estimator gives the same detector every time
-        seed = (
-            0
-            if self.random_state is None
-            else check_random_state(self.random_state).randint(2**31 - 1)
-        )
-        order = np.random.RandomState(seed).permutation(n)
+        order = np.random.RandomState(self._split_seed()).permutation(n)
         return np.sort(order[n_calibration:]), np.sort(order[:n_calibration])
+
+    def _split_seed(self) -> int:
+        """The seed of the detector's own splits of its rows (calibration, ``trim``'s halves).
+
+        A stream of its own, so that the splits do not consume the estimator's
+        seed; with random_state=None they are fixed, so that a seeded
+        estimator gives the same detector every time.
+        """
+        if self.random_state is None:
+            return 0
+        return int(check_random_state(self.random_state).randint(2**31 - 1))
 
     def _validate_X(self, X, *, reset, estimator=None):
         if _prepares_own_input(self.estimator_ if estimator is None else estimator):

@@ -324,6 +324,8 @@ def test_separates_digits(digits):
         ({"error": "cosine"}, "error"),
         ({"standardize": "yes"}, "standardize"),
         ({"estimator": StandardScaler()}, "estimator"),
+        ({"trim": 0.5}, "trim"),
+        ({"trim": -0.1}, "trim"),
     ],
 )
 def test_invalid_parameters(zeros, params, match):
@@ -734,3 +736,101 @@ def test_code_distance_scores_match_their_two_pass_formula(error, zeros):
         detector.error_scale_
     )
     np.testing.assert_allclose(detector.score_samples(X), -expected, rtol=1e-12)
+
+
+# ----------------------------------------------------------------------
+# trim: the outliers among unlabelled training rows left out of the final fit
+# ----------------------------------------------------------------------
+class _RecordingAE(AutoEncoder):
+    """An AutoEncoder that records the rows of every fit (the clones share the list)."""
+
+    fits: list = []
+
+    def fit(self, X, y=None):
+        type(self).fits.append(np.asarray(X).copy())
+        return super().fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def contaminated(digits):
+    """140 zeros with 14 other digits among them (unlabelled training data); new ones of both."""
+    X, y = digits
+    zeros, ones = X[y == 0], X[y != 0]
+    train = np.vstack([zeros[:140], ones[:14]])
+    is_one = np.r_[np.zeros(140, bool), np.ones(14, bool)]
+    order = np.random.RandomState(0).permutation(len(train))
+    new = np.vstack([zeros[140:], ones[14:64]])
+    return train[order], is_one[order], new, np.r_[np.zeros(len(zeros) - 140), np.ones(50)]
+
+
+def _fitted_rows(rows, X):
+    """Which rows of ``X`` are among ``rows`` (exact copies)."""
+    return np.array([np.any(np.all(rows == x, axis=1)) for x in X])
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_trim_fits_cross_fitted_halves_then_leaves_their_outliers_out(contaminated):
+    X, is_one, new, new_is_one = contaminated
+    _RecordingAE.fits = []
+    model = _RecordingAE(4, hidden_layer_sizes=(64,), max_epochs=60, random_state=0)
+    detector = AutoEncoderOutlierDetector(
+        model, contamination=0.1, trim=0.1, standardize=False, random_state=0
+    ).fit(X)
+    first, second, final = _RecordingAE.fits
+    n_calibration = int(round(0.2 * len(X)))
+    n_train = len(X) - n_calibration
+    # the halves split the training rows; the calibration rows are never trimmed
+    assert len(first) + len(second) == n_train
+    assert not _fitted_rows(first, second).any()
+    assert len(detector.calibration_scores_) == n_calibration
+    expected = round(0.1 * len(first)) + round(0.1 * len(second))
+    assert detector.n_trimmed_ == expected == n_train - len(final)
+    # each half's model found the other digits of the other half: few reach the final fit
+    trained = np.vstack([first, second])
+    ones_trained = _fitted_rows(trained, X[is_one]).sum()
+    ones_kept = _fitted_rows(final, X[is_one]).sum()
+    assert ones_trained >= 8 and ones_kept <= 0.25 * ones_trained, (ones_trained, ones_kept)
+    untrimmed = AutoEncoderOutlierDetector(
+        model, contamination=0.1, standardize=False, random_state=0
+    ).fit(X)
+    # the final model never learned the other digits, so more of them are flagged
+    flagged = [np.mean(d.predict(X[is_one]) == -1) for d in (detector, untrimmed)]
+    assert flagged[0] > flagged[1], flagged
+    auc = roc_auc_score(new_is_one, -detector.score_samples(new))
+    assert auc >= roc_auc_score(new_is_one, -untrimmed.score_samples(new)) > 0.9
+    # the same seed gives the same detector
+    again = clone(detector).fit(X)
+    np.testing.assert_array_equal(again.score_samples(new), detector.score_samples(new))
+    assert untrimmed.n_trimmed_ == 0
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_trim_in_outlier_detection_scores_every_training_row(contaminated):
+    X, _, _, _ = contaminated
+    detector = AutoEncoderOutlierDetector(
+        small_ae(max_epochs=3), novelty=False, contamination=0.1, trim=0.2, random_state=0
+    ).fit(X)
+    assert detector.n_trimmed_ == round(0.2 * (len(X) // 2)) + round(0.2 * (len(X) - len(X) // 2))
+    assert len(detector.calibration_scores_) == len(X)
+    assert np.mean(detector.fit_predict(X) == -1) == pytest.approx(0.1, abs=0.01)
+
+
+def test_trim_needs_rows_for_two_halves(zeros):
+    fitted = AutoEncoderOutlierDetector(small_ae(max_epochs=1), random_state=0).fit(zeros[0])
+    before = fitted.score_samples(zeros[1])
+    with pytest.raises(ValueError, match="trim=0.1 fits a model on each half of the 8 training"):
+        fitted.set_params(trim=0.1).fit(zeros[0][:10])
+    fitted.set_params(trim=0.0)
+    np.testing.assert_array_equal(fitted.score_samples(zeros[1]), before)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_trimmed_detector_saves_and_loads(zeros, tmp_path):
+    from skae import load
+
+    detector = AutoEncoderOutlierDetector(small_ae(max_epochs=2), trim=0.1, random_state=0)
+    detector.fit(zeros[0])
+    detector.save(tmp_path / "d.skae")
+    loaded = load(tmp_path / "d.skae")
+    assert loaded.n_trimmed_ == detector.n_trimmed_ > 0
+    np.testing.assert_array_equal(loaded.score_samples(zeros[1]), detector.score_samples(zeros[1]))
