@@ -668,6 +668,7 @@ def test_code_distance_score_laws(plane_detector, seed, scale, along):
     assert detector.score_samples(along * row)[0] < detector.score_samples(row)[0]
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_a_refused_code_distance_fails_before_training_and_keeps_the_fitted_detector(zeros):
     X_train, held_out, _ = zeros
     detector = AutoEncoderOutlierDetector(small_ae(max_epochs=2), random_state=0).fit(X_train)
@@ -815,6 +816,7 @@ def test_trim_in_outlier_detection_scores_every_training_row(contaminated):
     assert np.mean(detector.fit_predict(X) == -1) == pytest.approx(0.1, abs=0.01)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_trim_needs_rows_for_two_halves(zeros):
     fitted = AutoEncoderOutlierDetector(small_ae(max_epochs=1), random_state=0).fit(zeros[0])
     before = fitted.score_samples(zeros[1])
@@ -834,3 +836,27 @@ def test_a_trimmed_detector_saves_and_loads(zeros, tmp_path):
     loaded = load(tmp_path / "d.skae")
     assert loaded.n_trimmed_ == detector.n_trimmed_ > 0
     np.testing.assert_array_equal(loaded.score_samples(zeros[1]), detector.score_samples(zeros[1]))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_trim_keeps_labels_and_tables_aligned(digits):
+    from skae import CVAE
+
+    pd = pytest.importorskip("pandas")
+    X, y = digits
+    cvae = CVAE(n_components=4, max_epochs=2, loss="bce", random_state=0)
+    detector = AutoEncoderOutlierDetector(cvae, standardize=False, trim=0.1, random_state=0)
+    detector.fit(X[y < 3], y[y < 3])
+    assert detector.n_trimmed_ > 0
+    assert list(detector.estimator_.classes_) == [0, 1, 2]
+    rng = np.random.RandomState(0)
+    table = pd.DataFrame(
+        {
+            "size": rng.normal(size=120),
+            "kind": pd.Categorical(rng.choice(["a", "b", "c"], size=120)),
+        }
+    )
+    tabular = AutoEncoderOutlierDetector(TabularAE(max_epochs=2, random_state=0), trim=0.2)
+    tabular.fit(table)
+    assert tabular.n_trimmed_ == round(0.2 * 48) * 2
+    assert np.isfinite(tabular.score_samples(table)).all()
