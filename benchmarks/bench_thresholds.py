@@ -43,26 +43,11 @@ from skae.datasets import load_mnist_sample
 CONTAMINATIONS = (0.05, 0.1)
 
 
-def run(
-    digit,
-    X_train,
-    y_train,
-    X_test,
-    y_test,
-    novelty,
-    epochs,
-    code_distance="auto",
-    params=None,
-    detector_params=None,
-):
-    epochs = {} if epochs is None else {"max_epochs": epochs}
-    estimator = AutoEncoder(random_state=0, **epochs, **(params or {}))
+def run(digit, data, novelty, autoencoder_params, detector_params):
+    X_train, y_train, X_test, y_test = data
+    estimator = AutoEncoder(random_state=0, **autoencoder_params)
     detector = AutoEncoderOutlierDetector(
-        estimator,
-        novelty=novelty,
-        code_distance=code_distance,
-        random_state=0,
-        **(detector_params or {}),
+        estimator, novelty=novelty, random_state=0, **detector_params
     )
     start = time.perf_counter()
     with warnings.catch_warnings():
@@ -114,21 +99,16 @@ def main(argv=None):
     )
     header = "  ".join(f"flag@{c:.2f}" for c in CONTAMINATIONS)
     print(f"{'digit':>5}  {'novelty':>7}  {'n new':>5}  {header}  {'ROC-AUC':>7}  {'fit s':>6}")
+    data = X_train, y_train, X_test, y_test
+    epochs = {} if args.epochs is None else {"max_epochs": args.epochs}
+    autoencoder_params = {**epochs, **args.autoencoder_params}
+    detector_params = {"code_distance": code_distance, **args.detector_params}
     totals = {True: [], False: []}
     begin = time.perf_counter()
     for digit in args.digits:
         for novelty in (True, False):
             flagged, auc, seconds, n = run(
-                digit,
-                X_train,
-                y_train,
-                X_test,
-                y_test,
-                novelty,
-                args.epochs,
-                code_distance,
-                args.autoencoder_params,
-                args.detector_params,
+                digit, data, novelty, autoencoder_params, detector_params
             )
             totals[novelty].append((flagged, auc))
             cells = "  ".join(f"{f:>9.3f}" for f in flagged)

@@ -396,11 +396,19 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
         self._fit_code_distance(X_train, take)
         # outlier detection (no calibration rows) scores every training row
         held_out = X if calibration is None else take(X, calibration)
-        error, codes = self._error_and_codes(held_out)
+        self.calibration_scores_ = np.sort(self._reference_scores(held_out))
+        return self
+
+    def _reference_scores(self, X):
+        """The scores of ``X``, rows new to the model, with ``error_scale_`` set from them.
+
+        The calibration rows (and ``trim``'s scored halves): with the code
+        distance, the error is scaled by its median over these rows.
+        """
+        error, codes = self._error_and_codes(X)
         if self.code_distance_:
             self.error_scale_ = max(float(np.median(error)), _MIN_ERROR_SCALE)
-        self.calibration_scores_ = np.sort(self._combined(error, codes))
-        return self
+        return self._combined(error, codes)
 
     # ``trim`` fits a model on each half of the training rows: at least this many a half
     _min_trim_rows = 5
@@ -410,10 +418,10 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
 
         The rows are split in two halves at random (the detector's own
         stream); a clone of ``estimator`` fitted on each half scores the
-        other with the detector's statistic, its error scaled by the median
-        error of the rows it scores, and each half drops its lowest scoring
-        fraction ``trim``: scored by a model that never saw them, outliers
-        cannot pass for normal by having been learned.
+        other with the detector's statistic (:meth:`_reference_scores`), and
+        each half drops its lowest scoring fraction ``trim``: scored by a
+        model that never saw them, outliers cannot pass for normal by having
+        been learned.
         """
         n = _num_samples(X_train)
         if n // 2 < self._min_trim_rows:
@@ -431,10 +439,7 @@ class AutoEncoderOutlierDetector(SaveMixin, OutlierMixin, MetaEstimatorMixin, Ba
                 fit_X, None if y_train is None else _rows(y_train, fit_rows)
             )
             self._fit_code_distance(fit_X, take)
-            error, codes = self._error_and_codes(take(X_train, score_rows))
-            if self.code_distance_:
-                self.error_scale_ = max(float(np.median(error)), _MIN_ERROR_SCALE)
-            scores = self._combined(error, codes)
+            scores = self._reference_scores(take(X_train, score_rows))
             n_dropped = int(round(self.trim * len(scores)))
             kept.append(score_rows[np.argsort(scores, kind="stable")[n_dropped:]])
         return np.sort(np.concatenate(kept))
